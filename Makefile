@@ -1,0 +1,38 @@
+# `make run` and `make test` work on a fresh clone with nothing but Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+STAMP := $(VENV)/.installed
+DEV_ENV := MEMBERSHIP_ENV=development FLASK_APP=wsgi
+
+.PHONY: run test lint install browser clean
+
+install: $(STAMP)
+
+# Reinstall whenever the pins change; requirements.lock fixes every transitive version.
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $@
+
+run: $(STAMP)
+	$(DEV_ENV) $(BIN)/flask db upgrade
+	$(DEV_ENV) $(BIN)/flask seed-demo
+	@echo ""
+	@echo "  Membership is running at http://127.0.0.1:$(PORT)/"
+	@echo ""
+	$(DEV_ENV) $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Debian's Chromium for the browser tests (Playwright's own download needs the internet).
+browser:
+	bash scripts/install-chromium.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

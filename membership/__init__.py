@@ -1,0 +1,130 @@
+"""membership: the reader-revenue service of an independent, reader-funded news agency."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, has_request_context, request
+from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from membership.config import load_config
+from membership.extensions import babel, csrf, db, limiter, login_manager, migrate, talisman
+from membership.types import render_migration_type
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Every asset is served by the app itself; no inline script or style is needed anywhere.
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "img-src": "'self' data:",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "form-action": "'self' https://checkout.stripe.com",
+    "frame-ancestors": "'none'",
+    "base-uri": "'self'",
+    "object-src": "'none'",
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `config` overrides settings read from the environment (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    environ = dict(os.environ)
+    if config and "MEMBERSHIP_ENV" in config:
+        environ["MEMBERSHIP_ENV"] = config["MEMBERSHIP_ENV"]
+    app.config.update(load_config(app.instance_path, environ))
+    app.config.update(config or {})
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_context(app)
+    if app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
+                                x_proto=1, x_host=1)
+    return app
+
+
+def _select_locale() -> str | None:
+    # Outside a request (CLI, mail worker) Flask-Babel falls back to the default locale.
+    if not has_request_context():
+        return None
+    return request.accept_languages.best_match(["en"])
+
+
+def register_extensions(app: Flask) -> None:
+    from membership.accounts.models import User
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"),
+                     render_as_batch=True, compare_type=True,
+                     render_item=render_migration_type)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        # The id carries the account's session token, so rotating the token (password
+        # change or reset) ends every other session, remembered ones included.
+        raw_id, _, token = user_id.partition(":")
+        if not raw_id.isdigit():
+            return None
+        user = db.session.get(User, int(raw_id))
+        if user is None or user.session_token != token:
+            return None
+        return user
+
+    production = app.config["MEMBERSHIP_ENV"] == "production"
+    talisman.init_app(
+        app,
+        force_https=False,  # TLS ends at the proxy; HSTS below tells browsers to stay on it
+        strict_transport_security=production,
+        strict_transport_security_max_age=31536000,
+        session_cookie_secure=production,
+        session_cookie_http_only=True,
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from membership import demo
+    from membership.accounts import cli as accounts_cli
+    from membership.accounts import routes as accounts
+    from membership.admin import routes as admin
+    from membership.mail import cli as mail_cli
+    from membership.site import routes as site
+
+    for blueprint in (site.bp, accounts.bp, admin.bp, accounts_cli.bp, mail_cli.bp, demo.bp):
+        app.register_blueprint(blueprint)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from membership.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_template_context(app: Flask) -> None:
+    app.jinja_env.globals["get_locale"] = get_locale
+
+    @app.context_processor
+    def organization() -> dict[str, Any]:
+        return {"organization_name": app.config["ORGANIZATION_NAME"]}

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from membership.extensions import db
+from membership.types import UTCDateTime, utcnow
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored normalized (see accounts.services.normalize_email), so the unique index is
+    # case-insensitive in effect on every database.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_staff: Mapped[bool] = mapped_column(default=False)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of the login cookie: rotating it (password change or reset) signs out every
+    # other session and invalidates outstanding reset links.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id}>"

@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from membership.accounts import services
+from membership.accounts.forms import (
+    ChangeEmailForm,
+    ChangePasswordForm,
+    DeleteAccountForm,
+    ForgotPasswordForm,
+    LoginForm,
+    ProfileForm,
+    ResendVerificationForm,
+    ResetPasswordForm,
+    SignupForm,
+)
+from membership.extensions import db, limiter
+from membership.urls import safe_next_url
+
+bp = Blueprint("accounts", __name__, url_prefix="/account")
+
+INVALID = 422  # a form that failed validation is shown again with this status
+
+
+def _per_ip_limit() -> str:
+    return current_app.config["RATELIMIT_AUTH_PER_IP"]
+
+
+def _per_account_limit() -> str:
+    return current_app.config["RATELIMIT_AUTH_PER_ACCOUNT"]
+
+
+def _submitted_account() -> str:
+    return "account:" + services.normalize_email(request.form.get("email", ""))
+
+
+# Guessing passwords or flooding inboxes is limited both from one address and against one
+# account, so neither rotating IPs nor rotating targets gets far.
+auth_limits = [
+    limiter.limit(_per_ip_limit, methods=["POST"]),
+    limiter.limit(_per_account_limit, key_func=_submitted_account, methods=["POST"]),
+]
+
+
+def rate_limited(view):
+    for limit in auth_limits:
+        view = limit(view)
+    return view
+
+
+def _next_url(default_endpoint: str = "accounts.account") -> str:
+    return safe_next_url(request.args.get("next")) or url_for(default_endpoint)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@rate_limited
+def signup():
+    if current_user.is_authenticated:
+        return redirect(_next_url())
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(form.email.data, form.password.data, form.name.data or "")
+        except services.EmailTaken as error:
+            form.email.errors.append(str(error))
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(_("Welcome! We sent a link to %(email)s to confirm your address.",
+                    email=user.email), "success")
+            return redirect(_next_url())
+    status = INVALID if form.errors else 200
+    return render_template("accounts/signup.html", form=form), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@rate_limited
+def login():
+    if current_user.is_authenticated:
+        return redirect(_next_url())
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            db.session.commit()
+            login_user(user, remember=form.remember.data)
+            return redirect(_next_url())
+        form.password.errors.append(_("The e-mail address or password is not correct."))
+    status = INVALID if form.errors else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("site.home"))
+
+
+@bp.get("/verify/<token>")
+def verify_email(token: str):
+    try:
+        services.verify_email(token)
+    except services.InvalidToken as error:
+        flash(str(error), "error")
+        return render_template("accounts/token_problem.html", message=str(error)), 400
+    db.session.commit()
+    flash(_("Thank you: your e-mail address is confirmed."), "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/verify/resend")
+@login_required
+def resend_verification():
+    if ResendVerificationForm().validate_on_submit() and not current_user.is_verified:
+        services.send_verification(current_user)
+        db.session.commit()
+        flash(_("We sent a new confirmation link to %(email)s.", email=current_user.email),
+              "info")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@rate_limited
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        # The same answer whether or not the account exists.
+        return render_template("accounts/reset_sent.html", email=form.email.data.strip())
+    status = INVALID if form.errors else 200
+    return render_template("accounts/forgot_password.html", form=form), status
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@rate_limited
+def reset_password(token: str):
+    try:
+        user = services.user_for_reset_token(token)
+    except services.InvalidToken as error:
+        return render_template("accounts/token_problem.html", message=str(error)), 400
+    form = ResetPasswordForm()
+    form.account = user
+    if form.validate_on_submit():
+        services.reset_password(token, form.password.data)
+        db.session.commit()
+        login_user(user)
+        flash(_("Your password has been changed."), "success")
+        return redirect(url_for("accounts.account"))
+    status = INVALID if form.errors else 200
+    return render_template("accounts/reset_password.html", form=form), status
+
+
+# The account page ---------------------------------------------------------------------
+
+def _account_page(status: int = 200, **forms):
+    forms.setdefault("profile_form", ProfileForm(obj=current_user, formdata=None))
+    forms.setdefault("email_form", ChangeEmailForm(formdata=None))
+    forms.setdefault("password_form", ChangePasswordForm(formdata=None))
+    forms.setdefault("delete_form", DeleteAccountForm(formdata=None))
+    forms.setdefault("resend_form", ResendVerificationForm(formdata=None))
+    return render_template("accounts/account.html", **forms), status
+
+
+@bp.get("")
+@login_required
+def account():
+    return _account_page()
+
+
+@bp.post("/profile")
+@login_required
+def update_profile():
+    form = ProfileForm()
+    if not form.validate_on_submit():
+        return _account_page(INVALID, profile_form=form)
+    services.update_profile(current_user, form.name.data or "")
+    db.session.commit()
+    flash(_("Your name has been saved."), "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/email")
+@login_required
+def change_email():
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            services.request_email_change(current_user, form.email.data)
+        except services.AccountError as error:
+            form.email.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("We sent a confirmation link to %(email)s. Your address changes when you "
+                    "follow it.", email=services.normalize_email(form.email.data)), "info")
+            return redirect(url_for("accounts.account"))
+    return _account_page(INVALID, email_form=form)
+
+
+@bp.get("/email/confirm/<token>")
+def confirm_email_change(token: str):
+    try:
+        user = services.confirm_email_change(token)
+    except services.AccountError as error:
+        return render_template("accounts/token_problem.html", message=str(error)), 400
+    db.session.commit()
+    flash(_("Your e-mail address is now %(email)s.", email=user.email), "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/password")
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    form.account = current_user
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data,
+                                     form.password.data)
+        except services.AccountError as error:
+            form.current_password.errors.append(str(error))
+        else:
+            db.session.commit()
+            # The session token rotated; log in again so this session stays valid.
+            login_user(current_user)
+            flash(_("Your password has been changed. Other devices were signed out."),
+                  "success")
+            return redirect(url_for("accounts.account"))
+    return _account_page(INVALID, password_form=form)
+
+
+@bp.get("/export.json")
+@login_required
+def export_data():
+    data = services.export_user_data(current_user)
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": "attachment; filename=my-data.json"},
+    )
+
+
+@bp.post("/delete")
+@login_required
+def delete_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            services.delete_account(current_user, form.password.data)
+        except services.AccountError as error:
+            form.password.errors.append(str(error))
+        else:
+            db.session.commit()
+            logout_user()
+            flash(_("Your account and personal data have been deleted."), "info")
+            return redirect(url_for("site.home"))
+    return _account_page(INVALID, delete_form=form)

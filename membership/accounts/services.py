@@ -1,0 +1,312 @@
+"""Account operations as plain functions: they flush, the caller commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from membership.accounts.models import User, new_session_token
+from membership.accounts.signals import account_deleting, account_exporting, email_verified
+from membership.extensions import db
+from membership.mail.services import forget_recipient, queue_mail
+from membership.types import utcnow
+
+_hasher = PasswordHasher()
+# Compared against when the e-mail is unknown, so a failed log-in takes as long either way.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+_COMMON_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
+
+VERIFY_EMAIL = "verify-email"
+RESET_PASSWORD = "reset-password"  # noqa: S105 - a token purpose, not a secret
+CHANGE_EMAIL = "change-email"
+
+
+class AccountError(Exception):
+    """A rule stopped the operation; the message is safe to show to the reader."""
+
+
+class EmailTaken(AccountError):
+    pass
+
+
+class InvalidToken(AccountError):
+    pass
+
+
+def normalize_email(email: str) -> str:
+    """One spelling per address: trimmed and lower-cased (no mail provider we serve
+    treats the local part case-sensitively, and readers type it every which way)."""
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_problem(password: str, email: str = "", name: str = "") -> str | None:
+    """Why `password` is not acceptable, or None when it is."""
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        return _("Use at least %(n)d characters.", n=minimum)
+    lowered = password.lower()
+    if lowered in _COMMON_PASSWORDS or lowered.strip("0123456789!") in _COMMON_PASSWORDS:
+        return _("This password is one of the most common ones. Please choose another.")
+    local_part = normalize_email(email).partition("@")[0]
+    personal = {value for value in (local_part, name.strip().lower()) if len(value) >= 4}
+    if any(value in lowered for value in personal):
+        return _("Your password should not contain your name or e-mail address.")
+    return None
+
+
+def email_exists(email: str) -> bool:
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.email == normalize_email(email))
+    ) > 0
+
+
+def get_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def create_user(email: str, password: str, name: str = "", is_staff: bool = False) -> User:
+    """Create an unverified account and queue its verification mail."""
+    email = normalize_email(email)
+    if email_exists(email):
+        raise EmailTaken(_("An account with this e-mail address already exists."))
+    user = User(email=email, name=name.strip(), password_hash=hash_password(password),
+                is_staff=is_staff)
+    db.session.add(user)
+    db.session.flush()
+    send_verification(user)
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user with these credentials, or None. Upgrades outdated hashes on the way."""
+    user = get_user_by_email(email)
+    if user is None:
+        _check_password(_DUMMY_HASH, password)
+        return None
+    if not _check_password(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    db.session.flush()
+    return user
+
+
+def _check_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def ensure_staff(email: str, password: str) -> tuple[User, bool]:
+    """Create a verified staff account, or make an existing account staff with this
+    password. Returns the account and whether it was created."""
+    user = get_user_by_email(email)
+    created = user is None
+    if user is None:
+        user = User(email=normalize_email(email), name="",
+                             password_hash=hash_password(password))
+        db.session.add(user)
+    else:
+        user.password_hash = hash_password(password)
+    user.is_staff = True
+    user.email_verified_at = user.email_verified_at or utcnow()
+    db.session.flush()
+    return user, created
+
+
+# Tokens -------------------------------------------------------------------------------
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"accounts.{purpose}")
+
+
+def make_token(purpose: str, payload: dict[str, Any]) -> str:
+    return _serializer(purpose).dumps(payload)
+
+
+def read_token(purpose: str, token: str, max_age: int) -> dict[str, Any]:
+    try:
+        payload = _serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired as error:
+        raise InvalidToken(_("This link has expired. Please ask for a new one.")) from error
+    except BadSignature as error:
+        raise InvalidToken(_("This link is not valid.")) from error
+    if not isinstance(payload, dict):
+        raise InvalidToken(_("This link is not valid."))
+    return payload
+
+
+def _external_url(endpoint: str, **values: Any) -> str:
+    base = current_app.config["SITE_URL"]
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+# E-mail verification ------------------------------------------------------------------
+
+def send_verification(user: User) -> None:
+    token = make_token(VERIFY_EMAIL, {"user": user.id, "email": user.email})
+    queue_mail(
+        user.email,
+        "accounts/verify_email",
+        _("Confirm your e-mail address"),
+        user=user,
+        link=_external_url("accounts.verify_email", token=token),
+    )
+
+
+def verify_email(token: str) -> User:
+    """Mark the address in `token` verified, if it is still the account's address."""
+    payload = read_token(VERIFY_EMAIL, token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
+    user = db.session.get(User, payload.get("user"))
+    if user is None or user.email != payload.get("email"):
+        raise InvalidToken(_("This link is not valid."))
+    if not user.is_verified:
+        user.email_verified_at = utcnow()
+        db.session.flush()
+        email_verified.send(user)
+    return user
+
+
+# Password reset -----------------------------------------------------------------------
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link if the account exists; do nothing visible otherwise."""
+    user = get_user_by_email(email)
+    if user is None:
+        return
+    # The session token is rotated by every reset, which makes each link single-use.
+    token = make_token(RESET_PASSWORD, {"user": user.id, "session": user.session_token})
+    queue_mail(
+        user.email,
+        "accounts/reset_password",
+        _("Reset your password"),
+        user=user,
+        link=_external_url("accounts.reset_password", token=token),
+        minutes=current_app.config["RESET_TOKEN_MAX_AGE"] // 60,
+    )
+
+
+def user_for_reset_token(token: str) -> User:
+    payload = read_token(RESET_PASSWORD, token, current_app.config["RESET_TOKEN_MAX_AGE"])
+    user = db.session.get(User, payload.get("user"))
+    if user is None or user.session_token != payload.get("session"):
+        raise InvalidToken(_("This link has already been used or is no longer valid."))
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    user = user_for_reset_token(token)
+    _set_password(user, new_password)
+    # Following the link proves the reader reads this mailbox.
+    if not user.is_verified:
+        user.email_verified_at = utcnow()
+        email_verified.send(user)
+    db.session.flush()
+    return user
+
+
+def _set_password(user: User, new_password: str) -> None:
+    user.password_hash = hash_password(new_password)
+    user.session_token = new_session_token()
+
+
+# Self-service -------------------------------------------------------------------------
+
+def update_profile(user: User, name: str) -> None:
+    user.name = name.strip()
+    db.session.flush()
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    if not _check_password(user.password_hash, current_password):
+        raise AccountError(_("Your current password is not correct."))
+    _set_password(user, new_password)
+    db.session.flush()
+
+
+def request_email_change(user: User, new_email: str) -> None:
+    """Mail a confirmation link to the new address; the change happens when it is followed."""
+    new_email = normalize_email(new_email)
+    if new_email == user.email:
+        raise AccountError(_("This is already your e-mail address."))
+    if email_exists(new_email):
+        raise EmailTaken(_("An account with this e-mail address already exists."))
+    token = make_token(CHANGE_EMAIL, {"user": user.id, "old": user.email, "new": new_email})
+    queue_mail(
+        new_email,
+        "accounts/change_email",
+        _("Confirm your new e-mail address"),
+        user=user,
+        new_email=new_email,
+        link=_external_url("accounts.confirm_email_change", token=token),
+    )
+
+
+def confirm_email_change(token: str) -> User:
+    payload = read_token(CHANGE_EMAIL, token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
+    user = db.session.get(User, payload.get("user"))
+    if user is None or user.email != payload.get("old"):
+        raise InvalidToken(_("This link has already been used or is no longer valid."))
+    new_email = payload["new"]
+    if email_exists(new_email):
+        raise EmailTaken(_("An account with this e-mail address already exists."))
+    old_email = user.email
+    user.email = new_email
+    user.email_verified_at = utcnow()
+    db.session.flush()
+    queue_mail(
+        old_email,
+        "accounts/email_changed",
+        _("Your e-mail address was changed"),
+        user=user,
+        new_email=new_email,
+    )
+    email_verified.send(user)
+    return user
+
+
+def export_user_data(user: User) -> dict[str, Any]:
+    """Everything we keep about the reader, as JSON-ready data."""
+    data: dict[str, Any] = {
+        "account": {
+            "email": user.email,
+            "name": user.name,
+            "email_verified_at": user.email_verified_at.isoformat()
+            if user.email_verified_at else None,
+            "created_at": user.created_at.isoformat(),
+            "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+            "is_staff": user.is_staff,
+        }
+    }
+    for _receiver, section in account_exporting.send(user):
+        if section:
+            name, value = section
+            data[name] = value
+    return data
+
+
+def delete_account(user: User, password: str) -> None:
+    """Delete the account and the personal data other domains keep about it."""
+    if not _check_password(user.password_hash, password):
+        raise AccountError(_("Your password is not correct."))
+    email = user.email
+    account_deleting.send(user)
+    db.session.delete(user)
+    forget_recipient(email)
+    db.session.flush()
+    queue_mail(email, "accounts/account_deleted", _("Your account has been deleted"))

@@ -1,0 +1,1 @@
+"""Staff pages. Reads every domain; no domain imports it."""

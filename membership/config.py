@@ -1,0 +1,111 @@
+"""Settings, read from the environment once, when the app is built.
+
+`MEMBERSHIP_ENV` picks the profile. Production fails fast when a secret is missing rather
+than starting with a guessable key; development and testing get safe local defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable app."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _csv(value: str | None, default: str) -> list[str]:
+    raw = value if value and value.strip() else default
+    return [part.strip().lower() for part in raw.split(",") if part.strip()]
+
+
+def load_config(instance_path: str, environ: Mapping[str, str] | None = None) -> dict:
+    """Build the settings dict for `MEMBERSHIP_ENV` from `environ` (default: os.environ)."""
+    env = os.environ if environ is None else environ
+    name = env.get("MEMBERSHIP_ENV", "production").strip().lower() or "production"
+    if name not in ENVIRONMENTS:
+        raise ConfigError(f"MEMBERSHIP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {name!r}")
+    production = name == "production"
+
+    secret_key = env.get("SECRET_KEY", "")
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY must be set in production")
+        secret_key = f"insecure-{name}-key"
+
+    stripe_secret = env.get("STRIPE_SECRET_KEY", "")
+    gateway = env.get("PAYMENTS_GATEWAY", "").strip().lower()
+    if not gateway:
+        gateway = "sandbox" if name == "development" and not stripe_secret else "stripe"
+    if gateway not in ("stripe", "sandbox"):
+        raise ConfigError("PAYMENTS_GATEWAY must be 'stripe' or 'sandbox'")
+    if gateway == "sandbox" and production:
+        raise ConfigError("PAYMENTS_GATEWAY=sandbox is only allowed in development and testing")
+    if production:
+        missing = [
+            key
+            for key in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET")
+            if not env.get(key)
+        ]
+        if missing:
+            raise ConfigError(f"{', '.join(missing)} must be set in production")
+
+    database_url = env.get("DATABASE_URL") or "sqlite:///" + str(
+        Path(instance_path) / "membership.sqlite3"
+    )
+
+    redis_url = env.get("REDIS_URL", "")
+    return {
+        "MEMBERSHIP_ENV": name,
+        "DEBUG": name == "development",
+        "TESTING": name == "testing",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Cookies: never readable from JavaScript, never sent cross-site on a POST,
+        # and only over HTTPS outside local development.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "STRIPE_SECRET_KEY": stripe_secret,
+        "STRIPE_PUBLISHABLE_KEY": env.get("STRIPE_PUBLISHABLE_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", ""),
+        "PAYMENTS_GATEWAY": gateway,
+        "DONATION_CURRENCIES": _csv(env.get("DONATION_CURRENCIES"), "usd"),
+        "MAIL_URL": env.get("MAIL_URL", ""),
+        "MAIL_FROM": env.get("MAIL_FROM", "Membership <members@localhost>"),
+        "MAIL_MAX_ATTEMPTS": int(env.get("MAIL_MAX_ATTEMPTS", "8")),
+        "REDIS_URL": redis_url,
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_AUTH_PER_IP": env.get("RATELIMIT_AUTH_PER_IP", "20 per minute;200 per hour"),
+        "RATELIMIT_AUTH_PER_ACCOUNT": env.get(
+            "RATELIMIT_AUTH_PER_ACCOUNT", "5 per minute;30 per hour"
+        ),
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
+        "PASSWORD_MIN_LENGTH": 10,
+        "EMAIL_TOKEN_MAX_AGE": int(env.get("EMAIL_TOKEN_MAX_AGE", str(3 * 24 * 3600))),
+        "RESET_TOKEN_MAX_AGE": int(env.get("RESET_TOKEN_MAX_AGE", "3600")),
+        "ORGANIZATION_NAME": env.get("ORGANIZATION_NAME", "Meridian News Agency"),
+        "SITE_URL": env.get("SITE_URL", "").rstrip("/"),
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+    }

@@ -1,0 +1,61 @@
+"""Error pages: HTML for people, JSON for API clients, never a stack trace."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from membership.extensions import db
+
+TITLES = {
+    400: "Bad request",
+    403: "Access denied",
+    404: "Page not found",
+    405: "Method not allowed",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
+def _wants_json() -> bool:
+    if request.path.endswith(".json") or request.is_json:
+        return True
+    accepted = request.accept_mimetypes
+    return accepted["application/json"] > accepted["text/html"]
+
+
+def _render(status: int, reason: str):
+    if _wants_json():
+        return jsonify(error=TITLES.get(status, "Error"), reason=reason), status
+    return render_template("errors/error.html", status=status, title=_(TITLES.get(status, "Error")),
+                           reason=reason), status
+
+
+def _http_error(error: HTTPException):
+    status = error.code or 500
+    if status >= 500:
+        db.session.rollback()
+    reason = error.description or ""
+    if status == 429:
+        reason = _("You have tried this too many times. Please wait a minute and try again.")
+    return _render(status, reason)
+
+
+def _csrf_error(error: CSRFError):
+    return _render(400, _("The form expired or was sent from another site (%(reason)s). "
+                          "Please go back, reload the page and try again.",
+                          reason=error.description))
+
+
+def _unexpected_error(error: Exception):
+    db.session.rollback()
+    return _http_error(InternalServerError(_("We could not complete your request. Nothing was "
+                                             "changed. Please try again in a moment.")))
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)

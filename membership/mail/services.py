@@ -1,0 +1,198 @@
+"""Queue mail inside the caller's transaction; deliver it later, with retries.
+
+Writing to the outbox instead of talking to SMTP during a request means a mail is never
+sent for a change that rolled back, and never lost because the SMTP server was down.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import render_template
+from sqlalchemy import delete, select
+
+from membership.extensions import db
+from membership.mail.models import FAILED, PENDING, SENT, OutboxMessage
+from membership.types import utcnow
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def queue_mail(
+    recipient: str,
+    template: str,
+    subject: str,
+    headers: dict[str, str] | None = None,
+    **context,
+) -> OutboxMessage:
+    """Render `templates/email/<template>.txt` and `.html` and add the message to the outbox."""
+    context.setdefault("subject", subject)
+    message = OutboxMessage(
+        recipient=recipient,
+        subject=subject,
+        template=template,
+        text_body=render_template(f"email/{template}.txt", **context),
+        html_body=render_template(f"email/{template}.html", **context),
+        headers=headers or {},
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def forget_recipient(email: str) -> int:
+    """Remove every message addressed to `email` (account deletion). Returns how many."""
+    result = db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == email))
+    return result.rowcount or 0
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    security: str  # "ssl", "starttls" or "none"
+
+    @classmethod
+    def from_url(cls, url: str) -> SMTPSettings:
+        """Parse `smtp://user:pass@host:587`, `smtps://host` or `smtp://host:25?tls=none`."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("MAIL_URL must look like smtp://user:pass@host:587 or smtps://host")
+        query = parse_qs(parts.query)
+        if parts.scheme == "smtps":
+            security, default_port = "ssl", 465
+        else:
+            security = query.get("tls", ["starttls" if parts.port in (None, 587) else "none"])[0]
+            default_port = 587
+        return cls(
+            host=parts.hostname,
+            port=parts.port or default_port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            security=security,
+        )
+
+
+class SMTPTransport:
+    """Sends `EmailMessage`s over one SMTP connection per batch."""
+
+    def __init__(self, settings: SMTPSettings, timeout: float = 30):
+        self.settings = settings
+        self.timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SMTPTransport:
+        s = self.settings
+        if s.security == "ssl":
+            smtp = smtplib.SMTP_SSL(
+                s.host, s.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
+            if s.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+        if s.username:
+            smtp.login(s.username, s.password or "")
+        self._smtp = smtp
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except smtplib.SMTPException:
+                self._smtp.close()
+            self._smtp = None
+
+    def send(self, message: EmailMessage) -> None:
+        assert self._smtp is not None, "use the transport as a context manager"
+        self._smtp.send_message(message)
+
+
+def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].rstrip(">") or None)
+    for name, value in (message.headers or {}).items():
+        email[name] = value
+    email.set_content(message.text_body)
+    email.add_alternative(message.html_body, subtype="html")
+    return email
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def _backoff(attempts: int) -> timedelta:
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def deliver_pending(
+    transport: SMTPTransport,
+    sender: str,
+    max_attempts: int,
+    limit: int = 200,
+    now: datetime | None = None,
+) -> DeliveryReport:
+    """Send the messages that are due, oldest first.
+
+    Unlike other services this commits after each message: a message's new status must be
+    durable before the next one goes out, or a crash would send it twice.
+    """
+    now = now or utcnow()
+    report = DeliveryReport()
+    ids = db.session.scalars(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    db.session.commit()
+    if not ids:
+        return report
+    with transport:
+        for message_id in ids:
+            # Lock the row so two workers never send the same message.
+            message = db.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if message is None:
+                db.session.rollback()
+                continue
+            message.attempts += 1
+            try:
+                transport.send(build_email(message, sender))
+            except (smtplib.SMTPException, OSError) as error:
+                message.last_error = f"{type(error).__name__}: {error}"
+                if message.attempts >= max_attempts:
+                    message.status = FAILED
+                    report.failed += 1
+                else:
+                    message.next_attempt_at = now + _backoff(message.attempts)
+                    report.retrying += 1
+            else:
+                message.status = SENT
+                message.sent_at = utcnow()
+                message.last_error = None
+                report.sent += 1
+            db.session.commit()
+    return report

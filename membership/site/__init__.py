@@ -1,0 +1,1 @@
+"""The public front: home page and health check."""

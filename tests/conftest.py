@@ -1,0 +1,136 @@
+"""Fixtures: a real database (SQLite by default, PostgreSQL with TEST_DATABASE_URL),
+migrated once per run and emptied after every test."""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import Token
+
+import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, delete, text
+
+from membership import create_app
+from membership.extensions import db, limiter
+from tests.builders import make_user
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"'
+                        r'|name="csrf_token" value="([^"]+)"')
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if TEST_DATABASE_URL.startswith("postgresql"):
+        _reset_postgres(TEST_DATABASE_URL)
+        url = TEST_DATABASE_URL
+    else:
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        url = TEST_DATABASE_URL or f"sqlite:///{path}"
+    app = create_app({"MEMBERSHIP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def app_config(database_url: str, **overrides) -> dict:
+    return {
+        "MEMBERSHIP_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SERVER_NAME": "membership.test",
+        "MAIL_URL": "",
+        "RATELIMIT_ENABLED": True,
+        **overrides,
+    }
+
+
+def empty_database() -> None:
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(delete(table))
+    db.session.commit()
+
+
+class IsolatedRequestsClient(FlaskClient):
+    """Runs each request in an app context of its own, as in production.
+
+    Tests hold an app context open to use the database; without this, requests would
+    reuse it and share `g` (the logged-in user) and the database session with the test
+    and with each other. After each request the test's own session starts afresh, so
+    it sees what the request committed."""
+
+    def open(self, *args, **kwargs):
+        outer = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(outer)
+            if outer.old_value is not Token.MISSING and outer.old_value is not None:
+                db.session.rollback()
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app(app_config(database_url))
+    app.test_client_class = IsolatedRequestsClient
+    with app.app_context():
+        yield app
+        db.session.rollback()
+        empty_database()
+        db.session.remove()
+        db.engine.dispose()
+    limiter.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_INPUT.search(html)
+    assert match, "no csrf_token in the page"
+    return match.group(1) or match.group(2)
+
+
+class Browserless:
+    """Posts forms the way a browser would: fetch the page, send its CSRF token back."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def token(self, page: str = "/account/login") -> str:
+        return csrf_token_from(self.client.get(page).get_data(as_text=True))
+
+    def post(self, url: str, data: dict | None = None, page: str | None = None, **kwargs):
+        form = {"csrf_token": self.token(page or url), **(data or {})}
+        return self.client.post(url, data=form, **kwargs)
+
+    def login(self, email: str, password: str, **extra):
+        return self.post("/account/login", {"email": email, "password": password, **extra})
+
+
+@pytest.fixture
+def forms(client) -> Browserless:
+    return Browserless(client)
+
+
+@pytest.fixture
+def reader(app):
+    return make_user("reader@example.org", "a sturdy passphrase", name="Rana")
+
+
+@pytest.fixture
+def staff(app):
+    return make_user("editor@example.org", "another sturdy passphrase", staff=True)

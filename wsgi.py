@@ -1,0 +1,3 @@
+from membership import create_app
+
+app = create_app()
