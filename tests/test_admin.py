@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from membership.accounts.models import User
+from membership.extensions import db
+from membership.mail.services import queue_mail
+
+
+def admin_get_urls(app) -> list[str]:
+    """Every GET URL under /admin, built with 1 for each argument."""
+    adapter = app.url_map.bind("membership.test")
+    urls = [
+        adapter.build(rule.endpoint, dict.fromkeys(rule.arguments, 1))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/admin") and "GET" in rule.methods
+    ]
+    assert len(urls) >= 3, "the admin routes were not found"
+    return urls
+
+
+def test_every_admin_page_sends_anonymous_visitors_to_log_in(app, client):
+    for url in admin_get_urls(app):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/account/login?next="), url
+
+
+def test_every_admin_page_refuses_readers_who_are_not_staff(app, client, forms, reader):
+    forms.login("reader@example.org", "a sturdy passphrase")
+    for url in admin_get_urls(app):
+        assert client.get(url).status_code == 403, url
+
+
+def test_staff_see_the_admin_home(client, forms, staff):
+    forms.login("editor@example.org", "another sturdy passphrase")
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    assert "Admin" in response.get_data(as_text=True)
+
+
+def test_staff_read_the_outbox(client, forms, staff):
+    message = queue_mail("someone@example.org", "accounts/email_changed", "Changed address",
+                         new_email="someone@example.org")
+    db.session.commit()
+    forms.login("editor@example.org", "another sturdy passphrase")
+    page = client.get("/admin/outbox").get_data(as_text=True)
+    assert "someone@example.org" in page and "Changed address" in page
+    message_page = client.get(f"/admin/outbox/{message.id}").get_data(as_text=True)
+    assert "address of your Meridian News Agency account was changed to" in message_page
+    assert client.get("/admin/outbox/999999").status_code == 404
+
+
+def test_create_staff_command_creates_a_verified_staff_account(app):
+    result = app.test_cli_runner().invoke(
+        args=["create-staff", "Boss@Example.org", "--password", "a long staff passphrase"])
+    assert result.exit_code == 0, result.output
+    user = db.session.query(User).filter_by(email="boss@example.org").one()
+    assert user.is_staff and user.is_verified
+
+
+def test_create_staff_command_promotes_an_existing_account(app, reader):
+    result = app.test_cli_runner().invoke(
+        args=["create-staff", "reader@example.org", "--password", "a long staff passphrase"])
+    assert result.exit_code == 0, result.output
+    assert "Updated" in result.output
+    db.session.expire_all()
+    assert db.session.get(User, reader.id).is_staff
+
+
+def test_create_staff_command_refuses_a_weak_password(app):
+    result = app.test_cli_runner().invoke(args=["create-staff", "a@example.org",
+                                                "--password", "password"])
+    assert result.exit_code != 0
+    assert db.session.query(User).count() == 0
+
+
+def test_seed_demo_is_idempotent_and_prints_the_staff_login(app):
+    for _ in range(2):
+        result = app.test_cli_runner().invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+    assert "staff@example.org" in result.output
+    assert db.session.query(User).filter_by(is_staff=True).count() == 1
