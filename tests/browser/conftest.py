@@ -1,0 +1,73 @@
+"""A live server on a free local port and Debian's Chromium driven by Playwright.
+
+Without /usr/bin/chromium these tests skip, unless BROWSER_TESTS_REQUIRED=1 (CI), which
+turns the skip into a failure."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from membership import create_app
+from membership.extensions import db
+from tests.conftest import app_config
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+REQUIRED = os.environ.get("BROWSER_TESTS_REQUIRED", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)"
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app, database_url):
+    """The app served over real HTTP by a second app instance on the same database."""
+    server = make_server("127.0.0.1", 0, None, threaded=True)
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    served = create_app(app_config(database_url, SERVER_NAME=f"127.0.0.1:{server.server_port}",
+                                   RATELIMIT_ENABLED=False))
+    server.app = served
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield base_url
+    server.shutdown()
+    thread.join(timeout=5)
+    with served.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
