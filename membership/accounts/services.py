@@ -149,6 +149,15 @@ def read_token(purpose: str, token: str, max_age: int) -> dict[str, Any]:
     return payload
 
 
+def _account_for_token(purpose: str, token: str, max_age_setting: str) -> tuple[User, dict]:
+    """The account a valid token names, with the token's payload."""
+    payload = read_token(purpose, token, current_app.config[max_age_setting])
+    user = db.session.get(User, payload.get("user"))
+    if user is None:
+        raise InvalidToken(_("This link is not valid."))
+    return user, payload
+
+
 def _external_url(endpoint: str, **values: Any) -> str:
     base = current_app.config["SITE_URL"]
     if base:
@@ -171,9 +180,8 @@ def send_verification(user: User) -> None:
 
 def verify_email(token: str) -> User:
     """Mark the address in `token` verified, if it is still the account's address."""
-    payload = read_token(VERIFY_EMAIL, token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
-    user = db.session.get(User, payload.get("user"))
-    if user is None or user.email != payload.get("email"):
+    user, payload = _account_for_token(VERIFY_EMAIL, token, "EMAIL_TOKEN_MAX_AGE")
+    if user.email != payload.get("email"):
         raise InvalidToken(_("This link is not valid."))
     if not user.is_verified:
         user.email_verified_at = utcnow()
@@ -202,9 +210,8 @@ def request_password_reset(email: str) -> None:
 
 
 def user_for_reset_token(token: str) -> User:
-    payload = read_token(RESET_PASSWORD, token, current_app.config["RESET_TOKEN_MAX_AGE"])
-    user = db.session.get(User, payload.get("user"))
-    if user is None or user.session_token != payload.get("session"):
+    user, payload = _account_for_token(RESET_PASSWORD, token, "RESET_TOKEN_MAX_AGE")
+    if user.session_token != payload.get("session"):
         raise InvalidToken(_("This link has already been used or is no longer valid."))
     return user
 
@@ -258,9 +265,8 @@ def request_email_change(user: User, new_email: str) -> None:
 
 
 def confirm_email_change(token: str) -> User:
-    payload = read_token(CHANGE_EMAIL, token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
-    user = db.session.get(User, payload.get("user"))
-    if user is None or user.email != payload.get("old"):
+    user, payload = _account_for_token(CHANGE_EMAIL, token, "EMAIL_TOKEN_MAX_AGE")
+    if user.email != payload.get("old"):
         raise InvalidToken(_("This link has already been used or is no longer valid."))
     new_email = payload["new"]
     if email_exists(new_email):
