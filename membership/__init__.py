@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from membership.config import load_config
 from membership.extensions import babel, csrf, db, limiter, login_manager, migrate, talisman
+from membership.sql import configure_sqlite
 from membership.types import render_migration_type
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     register_extensions(app)
+    register_domains(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_template_context(app)
@@ -66,6 +68,8 @@ def register_extensions(app: Flask) -> None:
     from membership.accounts.models import User
 
     db.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"),
                      render_as_batch=True, compare_type=True,
                      render_item=render_migration_type)
@@ -104,16 +108,35 @@ def register_extensions(app: Flask) -> None:
     )
 
 
+def register_domains(app: Flask) -> None:
+    """Wire the domains together: the payment gateway, and the account signals other
+    domains answer."""
+    from membership.accounts.signals import account_deleting, account_exporting, email_verified
+    from membership.donations import services as donations
+    from membership.payments.gateway import init_gateway
+
+    init_gateway(app)
+    email_verified.connect(donations.link_donor_to_account, weak=False)
+    account_deleting.connect(donations.anonymize_donor_records, weak=False)
+    account_exporting.connect(donations.export_giving, weak=False)
+
+
 def register_blueprints(app: Flask) -> None:
     from membership import demo
     from membership.accounts import cli as accounts_cli
     from membership.accounts import routes as accounts
     from membership.admin import routes as admin
+    from membership.donations import routes as donations
     from membership.mail import cli as mail_cli
+    from membership.payments import cli as payments_cli
+    from membership.payments import routes as payments
     from membership.site import routes as site
 
-    for blueprint in (site.bp, accounts.bp, admin.bp, accounts_cli.bp, mail_cli.bp, demo.bp):
+    for blueprint in (site.bp, accounts.bp, donations.bp, payments.bp, admin.bp,
+                      accounts_cli.bp, mail_cli.bp, payments_cli.bp, demo.bp):
         app.register_blueprint(blueprint)
+    if app.config["PAYMENTS_GATEWAY"] == "sandbox":
+        app.register_blueprint(payments.sandbox_bp)
 
 
 def register_error_handlers(app: Flask) -> None:

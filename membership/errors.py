@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -50,6 +50,7 @@ def _csrf_error(error: CSRFError):
 
 
 def _unexpected_error(error: Exception):
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
     return _http_error(InternalServerError(_("We could not complete your request. Nothing was "
                                              "changed. Please try again in a moment.")))

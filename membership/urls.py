@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
+
+from flask import current_app, url_for
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL for links that leave the site (e-mails, Stripe's redirects):
+    under SITE_URL when set, else under the current request's host."""
+    base = current_app.config["SITE_URL"]
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
 
 
 def safe_next_url(target: str | None) -> str | None:

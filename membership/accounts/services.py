@@ -6,7 +6,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
@@ -17,6 +17,7 @@ from membership.accounts.signals import account_deleting, account_exporting, ema
 from membership.extensions import db
 from membership.mail.services import forget_recipient, queue_mail
 from membership.types import utcnow
+from membership.urls import external_url
 
 _hasher = PasswordHasher()
 # Compared against when the e-mail is unknown, so a failed log-in takes as long either way.
@@ -158,13 +159,6 @@ def _account_for_token(purpose: str, token: str, max_age_setting: str) -> tuple[
     return user, payload
 
 
-def _external_url(endpoint: str, **values: Any) -> str:
-    base = current_app.config["SITE_URL"]
-    if base:
-        return base + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
-
-
 # E-mail verification ------------------------------------------------------------------
 
 def send_verification(user: User) -> None:
@@ -174,7 +168,7 @@ def send_verification(user: User) -> None:
         "accounts/verify_email",
         _("Confirm your e-mail address"),
         user=user,
-        link=_external_url("accounts.verify_email", token=token),
+        link=external_url("accounts.verify_email", token=token),
     )
 
 
@@ -204,7 +198,7 @@ def request_password_reset(email: str) -> None:
         "accounts/reset_password",
         _("Reset your password"),
         user=user,
-        link=_external_url("accounts.reset_password", token=token),
+        link=external_url("accounts.reset_password", token=token),
         minutes=current_app.config["RESET_TOKEN_MAX_AGE"] // 60,
     )
 
@@ -260,7 +254,7 @@ def request_email_change(user: User, new_email: str) -> None:
         _("Confirm your new e-mail address"),
         user=user,
         new_email=new_email,
-        link=_external_url("accounts.confirm_email_change", token=token),
+        link=external_url("accounts.confirm_email_change", token=token),
     )
 
 

@@ -1,0 +1,1 @@
+"""Gifts: the donate form, donors, one-time and recurring gifts, receipts."""

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from membership.donations.models import FREQUENCIES
+from membership.donations.money import AmountError, format_money, parse_amount, to_minor
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+FREQUENCY_LABELS = {"once": _l("Once"), "monthly": _l("Monthly"), "yearly": _l("Yearly")}
+
+
+def check_amount(text: str | None, currency: str) -> int:
+    """Minor units for a typed amount within the configured limits, or AmountError."""
+    amount = parse_amount(text, currency)
+    config = current_app.config
+    minimum: Decimal = config["DONATION_MIN_AMOUNT"]
+    maximum: Decimal = config["DONATION_MAX_AMOUNT"]
+    if amount < minimum:
+        raise AmountError(_("The smallest gift we can accept is %(amount)s.",
+                            amount=format_money(to_minor(minimum, currency), currency)))
+    if amount > maximum:
+        raise AmountError(_("For gifts above %(amount)s, please contact us directly.",
+                            amount=format_money(to_minor(maximum, currency), currency)))
+    return to_minor(amount, currency)
+
+
+class DonateForm(FlaskForm):
+    amount = StringField(
+        _l("Amount"),
+        render_kw={"inputmode": "decimal", "autocomplete": "transaction-amount",
+                   "placeholder": "36"},
+    )
+    frequency = RadioField(
+        _l("How often"),
+        choices=[(value, FREQUENCY_LABELS[value]) for value in FREQUENCIES],
+        default="once",
+        validators=[DataRequired()],
+    )
+    currency = SelectField(_l("Currency"))
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=320)],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        description=_l("For your receipt. We never share it."),
+        render_kw={"autocomplete": "email"},
+    )
+    name = StringField(_l("Your name (optional)"), validators=[Optional(), Length(max=200)],
+                       render_kw={"autocomplete": "name"})
+    campaign = StringField(_l("Campaign"), validators=[Optional(), Length(max=100)])
+    cover_fees = BooleanField(_l("Add the card processing fee so that all of my gift arrives"))
+    anonymous = BooleanField(_l("Keep my name off the public supporters list"))
+    dedication_kind = SelectField(
+        _l("Dedicate this gift"),
+        choices=[("honor", _l("In honor of")), ("memory", _l("In memory of"))],
+        default="honor",
+    )
+    dedication = StringField(_l("Name of the person"), validators=[Optional(), Length(max=200)])
+    dedication_message = TextAreaField(_l("Message (optional)"),
+                                       validators=[Optional(), Length(max=500)])
+    # Left empty by people; bots filling every field give themselves away.
+    website = StringField(_l("Leave this field empty"), render_kw={
+        "autocomplete": "off", "tabindex": "-1"})
+
+    amount_cents: int | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [(code, code.upper())
+                                 for code in current_app.config["DONATION_CURRENCIES"]]
+        if not self.currency.data:
+            self.currency.data = self.currency.choices[0][0]
+
+    def validate_amount(self, field) -> None:
+        currency = self.currency.data if self.currency.data in dict(self.currency.choices) \
+            else current_app.config["DONATION_CURRENCIES"][0]
+        try:
+            self.amount_cents = check_amount(field.data, currency)
+        except AmountError as error:
+            raise ValidationError(str(error)) from error
+
+    def validate_campaign(self, field) -> None:
+        if field.data and not SLUG.match(field.data):
+            raise ValidationError(_("This campaign does not exist."))
+
+    def validate_website(self, field) -> None:
+        if field.data:
+            raise ValidationError(_("Please leave this field empty."))
+
+
+class ChangeAmountForm(FlaskForm):
+    amount = StringField(_l("New amount"), validators=[DataRequired()],
+                         render_kw={"inputmode": "decimal"})
+
+
+class CancelGiftForm(FlaskForm):
+    reason = TextAreaField(_l("Would you tell us why? (optional)"),
+                           validators=[Optional(), Length(max=1000)])
+
+
+class ManageGiftForm(FlaskForm):
+    """No fields: the CSRF token is the whole form (update card)."""

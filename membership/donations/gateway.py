@@ -1,0 +1,53 @@
+"""What the donations domain needs from a payment provider.
+
+The payments package implements it (Stripe, or the local sandbox) and puts the instance
+in `app.extensions` when the app is built, so donations never import Stripe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flask import current_app
+
+from membership.donations.models import Checkout, RecurringGift
+
+GATEWAY_KEY = "payments_gateway"
+
+
+class GatewayError(RuntimeError):
+    """The payment provider refused or could not be reached; safe to show."""
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+
+
+class Gateway(Protocol):
+    name: str
+    livemode: bool
+
+    def create_checkout(self, checkout: Checkout, success_url: str,
+                        cancel_url: str) -> CheckoutSession: ...
+
+    def update_card_url(self, gift: RecurringGift, return_url: str) -> str: ...
+
+    def change_amount(self, gift: RecurringGift, amount_cents: int) -> None: ...
+
+    def cancel(self, gift: RecurringGift, reason: str) -> None: ...
+
+    def payment_intent_for_invoice(self, invoice_id: str) -> str | None: ...
+
+    def invoice_for_payment_intent(self, payment_intent_id: str) -> str | None: ...
+
+    def customer_email(self, customer_id: str) -> str | None: ...
+
+    def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]: ...
+
+
+def payment_gateway() -> Gateway:
+    """The gateway chosen when the app was built (see membership.payments.gateway)."""
+    return current_app.extensions[GATEWAY_KEY]

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from membership.extensions import db
+from membership.types import UTCDateTime, utcnow
+
+ONCE, MONTHLY, YEARLY = "once", "monthly", "yearly"
+FREQUENCIES = (ONCE, MONTHLY, YEARLY)
+INTERVALS = {MONTHLY: "month", YEARLY: "year"}  # our frequency → Stripe's recurring interval
+
+# Checkout (pending gift) states
+PENDING, PROCESSING, PAID, FAILED = "pending", "processing", "paid", "failed"
+
+# Donation states, derived from refunds and disputes (see services.donation_status)
+SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED, DISPUTED, REVERSED = (
+    "succeeded", "partially_refunded", "refunded", "disputed", "reversed")
+
+
+def new_public_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Donor(db.Model):
+    """A person who gives, keyed by normalized e-mail; linked to an account once the
+    account's owner has proved they own that address."""
+
+    __tablename__ = "donors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class _GiftDetails:
+    """What the donor chose on the form, carried by the checkout, the recurring gift and
+    each donation."""
+
+    amount_cents: Mapped[int]
+    fee_cents: Mapped[int] = mapped_column(default=0)  # part added to cover processing fees
+    currency: Mapped[str] = mapped_column(String(3))
+    frequency: Mapped[str] = mapped_column(String(10))
+    campaign: Mapped[str | None] = mapped_column(String(100), index=True)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    dedication_kind: Mapped[str | None] = mapped_column(String(20))  # "honor" or "memory"
+    dedication_name: Mapped[str | None] = mapped_column(String(200))
+    dedication_message: Mapped[str | None] = mapped_column(Text)
+
+
+class Checkout(_GiftDetails, db.Model):
+    """A gift on its way through the payment page: recorded before the redirect."""
+
+    __tablename__ = "checkouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    donor: Mapped[Donor] = relationship()
+
+
+class RecurringGift(_GiftDetails, db.Model):
+    """A monthly or yearly gift: one Stripe subscription."""
+
+    __tablename__ = "recurring_gifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), index=True)
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # Stripe's subscription status: incomplete, active, past_due, canceled, unpaid, …
+    status: Mapped[str] = mapped_column(String(24), default="incomplete")
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # `created` of the newest Stripe event applied to this gift's state: an older event
+    # arriving late must not overwrite newer state.
+    state_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    donor: Mapped[Donor] = relationship()
+
+    @property
+    def monthly_cents(self) -> int:
+        """The gift's value per month (yearly gifts count a twelfth, rounded)."""
+        if self.frequency == YEARLY:
+            return (self.amount_cents + 6) // 12
+        return self.amount_cents
+
+
+class Donation(_GiftDetails, db.Model):
+    """One successful payment: a one-time gift, or one charge of a recurring gift."""
+
+    __tablename__ = "donations"
+    __table_args__ = (Index("ix_donations_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), index=True)
+    recurring_gift_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recurring_gifts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(24), default=SUCCEEDED)
+    refunded_cents: Mapped[int] = mapped_column(default=0)
+    dispute_status: Mapped[str | None] = mapped_column(String(32))
+    billing_reason: Mapped[str | None] = mapped_column(String(40))
+    # Each Stripe object that can stand for this payment is unique: a retried or
+    # concurrent webhook can never record the same payment twice.
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    donor: Mapped[Donor] = relationship()
+    recurring_gift: Mapped[RecurringGift | None] = relationship()
+
+    @property
+    def stripe_id(self) -> str:
+        return (self.stripe_payment_intent_id or self.stripe_invoice_id
+                or self.stripe_checkout_session_id or "")
+
+    @property
+    def receipt_number(self) -> str:
+        return f"{self.created_at:%Y}-{self.id:06d}"
+
+
+class PaymentFailure(db.Model):
+    """A failed charge of a recurring gift (one row per invoice attempt)."""
+
+    __tablename__ = "payment_failures"
+    __table_args__ = (UniqueConstraint("stripe_invoice_id", "attempt_count"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recurring_gift_id: Mapped[int] = mapped_column(ForeignKey("recurring_gifts.id"), index=True)
+    stripe_invoice_id: Mapped[str] = mapped_column(String(255))
+    attempt_count: Mapped[int] = mapped_column(default=1)
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ChargeState(db.Model):
+    """What Stripe last told us about a charge's refunds and dispute.
+
+    Kept even before we know which donation the charge belongs to, because a refund
+    event can arrive before the payment event; the donation picks it up when recorded."""
+
+    __tablename__ = "charge_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_charge_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    amount_refunded: Mapped[int] = mapped_column(default=0)
+    dispute_status: Mapped[str | None] = mapped_column(String(32))
+    dispute_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)

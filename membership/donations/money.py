@@ -1,0 +1,91 @@
+"""Money as integer minor units plus a currency code. Parsing goes through Decimal only."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
+
+from babel.numbers import format_currency
+from flask_babel import gettext as _
+
+# Stripe's currencies that do not use two decimals in the API:
+# https://docs.stripe.com/currencies#zero-decimal and #three-decimal
+ZERO_DECIMAL = frozenset([
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga",
+    "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
+])
+THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+
+# "36", "36.5", "1,000", "1,000.50": digits with optional comma thousands and decimals.
+AMOUNT_PATTERN = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+
+
+class AmountError(ValueError):
+    """The text is not an acceptable amount; the message says why."""
+
+
+def exponent(currency: str) -> int:
+    currency = currency.lower()
+    if currency in ZERO_DECIMAL:
+        return 0
+    if currency in THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def parse_amount(text: str | None, currency: str) -> Decimal:
+    """Read a major-unit amount typed by a person: `36`, ` 36.50 `, `1,000`.
+
+    Refuses empty, signs, exponents and anything with more decimals than the currency."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise AmountError(_("Please enter an amount."))
+    if not AMOUNT_PATTERN.match(cleaned):
+        raise AmountError(_("Please enter the amount as a number, like 36 or 36.50."))
+    try:
+        amount = Decimal(cleaned.replace(",", ""))
+    except InvalidOperation as error:  # the pattern already guards; kept for safety
+        raise AmountError(_("Please enter the amount as a number, like 36 or 36.50.")) from error
+    decimals = -amount.as_tuple().exponent if amount.as_tuple().exponent < 0 else 0
+    allowed = exponent(currency)
+    if decimals > allowed:
+        if allowed == 0:
+            raise AmountError(_("%(currency)s amounts have no decimals.",
+                                currency=currency.upper()))
+        raise AmountError(_("Please use at most %(n)d decimals.", n=allowed))
+    if amount <= 0:
+        raise AmountError(_("The amount must be more than zero."))
+    return amount
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Major units → integer minor units (exact: parse_amount already limited decimals)."""
+    return int((amount * (Decimal(10) ** exponent(currency))).to_integral_value(ROUND_HALF_UP))
+
+
+def to_major(minor: int, currency: str) -> Decimal:
+    return Decimal(minor) / (Decimal(10) ** exponent(currency))
+
+
+def format_money(minor: int, currency: str, locale: str = "en") -> str:
+    """`3650, "usd"` → `$36.50`; whole amounts without decimals (`$36`)."""
+    major = to_major(minor, currency)
+    if major == major.to_integral_value():
+        return format_currency(major, currency.upper(), locale=locale, format="¤#,##0",
+                               currency_digits=False)
+    return format_currency(major, currency.upper(), locale=locale)
+
+
+def cover_fee(amount_minor: int, currency: str, percent: Decimal, fixed_major: Decimal) -> int:
+    """The fee to add so that, after the processor takes `percent` and `fixed`, the
+    organization still receives `amount_minor`: gross = (amount + fixed) / (1 - rate),
+    rounded up to the next minor unit."""
+    rate = percent / Decimal(100)
+    fixed_minor = to_minor_ceiling(fixed_major, currency)
+    gross = ((Decimal(amount_minor) + fixed_minor) / (Decimal(1) - rate)).to_integral_value(
+        ROUND_CEILING)
+    return int(gross) - amount_minor
+
+
+def to_minor_ceiling(amount: Decimal, currency: str) -> int:
+    return int((amount * (Decimal(10) ** exponent(currency))).to_integral_value(ROUND_CEILING))

@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from membership.donations import services
+from membership.donations.forms import (
+    FREQUENCY_LABELS,
+    CancelGiftForm,
+    ChangeAmountForm,
+    DonateForm,
+    ManageGiftForm,
+    check_amount,
+)
+from membership.donations.gateway import GatewayError, payment_gateway
+from membership.donations.models import FREQUENCIES, PAID
+from membership.donations.money import AmountError, format_money
+from membership.extensions import db, limiter
+from membership.urls import external_url
+
+bp = Blueprint("donations", __name__)
+
+INVALID = 422
+
+
+def _donate_limit() -> str:
+    return current_app.config["RATELIMIT_DONATE_PER_IP"]
+
+
+def _preselect(form: DonateForm) -> None:
+    """GET /donate?amount=&frequency=&campaign=&currency= fills the form in."""
+    args = request.args
+    if args.get("frequency") in FREQUENCIES:
+        form.frequency.data = args["frequency"]
+    if args.get("currency", "").lower() in current_app.config["DONATION_CURRENCIES"]:
+        form.currency.data = args["currency"].lower()
+    if args.get("amount"):
+        form.amount.data = args["amount"].strip()
+    if args.get("campaign"):
+        form.campaign.data = args["campaign"].strip()
+    if current_user.is_authenticated and not form.email.data:
+        form.email.data = current_user.email
+        form.name.data = form.name.data or current_user.name
+
+
+def _fee_preview(form: DonateForm) -> str | None:
+    """The exact fee for the chosen amount, shown before the donor submits."""
+    try:
+        amount_cents = check_amount(form.amount.data, form.currency.data)
+    except AmountError:
+        return None
+    return format_money(services.fee_for(amount_cents, form.currency.data), form.currency.data)
+
+
+@bp.route("/donate", methods=["GET", "POST"])
+@limiter.limit(_donate_limit, methods=["POST"])
+def donate():
+    form = DonateForm()
+    if request.method == "GET":
+        _preselect(form)
+    if form.validate_on_submit():
+        choice = services.GiftChoice(
+            email=form.email.data,
+            name=form.name.data or "",
+            amount_cents=form.amount_cents,
+            currency=form.currency.data,
+            frequency=form.frequency.data,
+            cover_fee=form.cover_fees.data,
+            campaign=form.campaign.data or None,
+            anonymous=form.anonymous.data,
+            dedication_kind=form.dedication_kind.data,
+            dedication_name=(form.dedication.data or "").strip() or None,
+            dedication_message=(form.dedication_message.data or "").strip() or None,
+        )
+        checkout = services.start_checkout(choice)
+        # The pending gift is kept even if the payment page cannot be opened.
+        db.session.commit()
+        try:
+            session = payment_gateway().create_checkout(
+                checkout,
+                success_url=external_url("donations.thank_you", gift=checkout.public_id),
+                cancel_url=external_url("donations.donate", amount=form.amount.data,
+                                        frequency=checkout.frequency,
+                                        campaign=checkout.campaign or None),
+            )
+        except GatewayError as error:
+            form.amount.errors.append(_("We could not open the payment page: %(reason)s "
+                                        "Nothing was charged. Please try again.",
+                                        reason=str(error)))
+        else:
+            checkout.stripe_session_id = session.id
+            db.session.commit()
+            return redirect(session.url, code=303)
+    status = INVALID if form.errors else 200
+    return render_template(
+        "donations/donate.html", form=form, fee_preview=_fee_preview(form),
+        suggested=current_app.config["DONATION_SUGGESTED_AMOUNTS"],
+    ), status
+
+
+@bp.get("/donate/thank-you")
+def thank_you():
+    checkout = services.checkout_by_public_id(request.args.get("gift"))
+    if checkout is None:
+        abort(404)
+    return render_template("donations/thank_you.html", checkout=checkout,
+                           confirmed=checkout.status == PAID)
+
+
+@bp.get("/donate/receipt/<token>")
+def public_receipt(token: str):
+    donation = services.donation_for_receipt_token(token)
+    if donation is None:
+        abort(404)
+    return render_template("donations/receipt.html", donation=donation)
+
+
+# The donor's giving page --------------------------------------------------------------------
+
+@bp.get("/account/giving")
+@login_required
+def giving():
+    donations = services.donations_for(current_user)
+    years = sorted({donation.created_at.year for donation in donations}, reverse=True)
+    return render_template(
+        "donations/giving.html",
+        donations=donations,
+        gifts=services.recurring_gifts_for(current_user),
+        years=years,
+        amount_form=ChangeAmountForm(formdata=None),
+        cancel_form=CancelGiftForm(formdata=None),
+        manage_form=ManageGiftForm(formdata=None),
+    )
+
+
+@bp.get("/account/giving/<int:donation_id>/receipt")
+@login_required
+def receipt(donation_id: int):
+    donation = services.own_donation_or_none(current_user, donation_id)
+    if donation is None:
+        abort(404)
+    return render_template("donations/receipt.html", donation=donation)
+
+
+@bp.get("/account/giving/statement/<int:year>")
+@login_required
+def statement(year: int):
+    donations, totals = services.yearly_statement(current_user, year)
+    if not donations:
+        abort(404)
+    return render_template("donations/statement.html", year=year, donations=donations,
+                           totals=totals, generated=datetime.now(UTC))
+
+
+def _own_gift_or_404(gift_id: int):
+    gift = services.own_recurring_gift_or_none(current_user, gift_id)
+    if gift is None:
+        abort(404)
+    return gift
+
+
+@bp.post("/account/giving/recurring/<int:gift_id>/card")
+@login_required
+def update_card(gift_id: int):
+    gift = _own_gift_or_404(gift_id)
+    if not ManageGiftForm().validate_on_submit():
+        abort(400)
+    try:
+        url = payment_gateway().update_card_url(gift, external_url("donations.giving"))
+    except GatewayError as error:
+        flash(str(error), "error")
+        return redirect(url_for("donations.giving"))
+    return redirect(url, code=303)
+
+
+@bp.post("/account/giving/recurring/<int:gift_id>/amount")
+@login_required
+def change_amount(gift_id: int):
+    gift = _own_gift_or_404(gift_id)
+    form = ChangeAmountForm()
+    if form.validate_on_submit():
+        try:
+            amount_cents = check_amount(form.amount.data, gift.currency)
+            payment_gateway().change_amount(gift, amount_cents)
+        except (AmountError, GatewayError) as error:
+            flash(str(error), "error")
+        else:
+            flash(_("Your new amount of %(amount)s is on its way to the payment service; it "
+                    "shows here once confirmed.", amount=format_money(amount_cents,
+                                                                     gift.currency)), "success")
+    return redirect(url_for("donations.giving"))
+
+
+@bp.post("/account/giving/recurring/<int:gift_id>/cancel")
+@login_required
+def cancel_gift(gift_id: int):
+    gift = _own_gift_or_404(gift_id)
+    form = CancelGiftForm()
+    if form.validate_on_submit():
+        services.record_cancel_reason(gift, form.reason.data or "")
+        db.session.commit()
+        try:
+            payment_gateway().cancel(gift, form.reason.data or "")
+        except GatewayError as error:
+            flash(str(error), "error")
+        else:
+            flash(_("Your recurring gift has been canceled. Thank you for your support."),
+                  "success")
+    return redirect(url_for("donations.giving"))
+
+
+@bp.app_template_filter("money")
+def money_filter(minor: int, currency: str) -> str:
+    return format_money(minor, currency)
+
+
+@bp.app_template_filter("frequency_label")
+def frequency_label(frequency: str) -> str:
+    return str(FREQUENCY_LABELS.get(frequency, frequency))

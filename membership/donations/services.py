@@ -1,0 +1,543 @@
+"""Gift operations as plain functions: they flush, the caller commits.
+
+Payment facts come in as plain dataclasses (the payments package translates Stripe's
+objects into them), so these rules are the same whatever told us: a webhook, a
+reconciliation run or the sandbox gateway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import or_, select
+
+from membership.accounts.models import User
+from membership.accounts.services import normalize_email
+from membership.donations.models import (
+    DISPUTED,
+    ONCE,
+    PAID,
+    PARTIALLY_REFUNDED,
+    REFUNDED,
+    REVERSED,
+    SUCCEEDED,
+    ChargeState,
+    Checkout,
+    Donation,
+    Donor,
+    PaymentFailure,
+    RecurringGift,
+)
+from membership.donations.money import cover_fee
+from membership.extensions import db
+from membership.mail.services import queue_mail
+from membership.sql import insert_or_ignore
+from membership.types import utcnow
+from membership.urls import external_url
+
+CANCELED = "canceled"
+PAST_DUE = "past_due"
+ACTIVE = "active"
+# Dispute outcomes that take the money back.
+LOST_DISPUTE = "lost"
+OPEN_DISPUTE_STATES = ("warning_needs_response", "warning_under_review", "needs_response",
+                       "under_review")
+
+
+# Donors ---------------------------------------------------------------------------------
+
+def get_or_create_donor(email: str, name: str = "") -> Donor:
+    """The donor for this e-mail, created if new (safe against concurrent creation)."""
+    email = normalize_email(email)
+    insert_or_ignore(Donor, {"email": email, "name": name.strip(), "created_at": utcnow()})
+    donor = db.session.scalar(select(Donor).where(Donor.email == email))
+    if name.strip() and not donor.name:
+        donor.name = name.strip()
+    if donor.user_id is None:
+        owner = db.session.scalar(
+            select(User).where(User.email == email, User.email_verified_at.is_not(None)))
+        if owner is not None:
+            donor.user_id = owner.id
+    db.session.flush()
+    return donor
+
+
+def link_donor_to_account(user: User) -> None:
+    """Gifts given as a guest with this (now verified) address join the account."""
+    donor = db.session.scalar(select(Donor).where(Donor.email == user.email))
+    if donor is not None and donor.user_id is None:
+        donor.user_id = user.id
+        db.session.flush()
+
+
+def anonymize_donor_records(user: User) -> None:
+    """Keep gifts for the books, without the person: runs when an account is deleted."""
+    donors = db.session.scalars(
+        select(Donor).where(or_(Donor.user_id == user.id, Donor.email == user.email))).all()
+    for donor in donors:
+        donor.email = f"deleted-donor-{donor.id}@anonymized.invalid"
+        donor.name = ""
+        donor.user_id = None
+        for model in (Donation, RecurringGift, Checkout):
+            for record in db.session.scalars(select(model).where(model.donor_id == donor.id)):
+                record.dedication_name = None
+                record.dedication_message = None
+    db.session.flush()
+
+
+def export_giving(user: User) -> tuple[str, list[dict]]:
+    """The reader's gifts for their data download."""
+    return "gifts", [
+        {
+            "date": donation.created_at.isoformat(),
+            "amount_cents": donation.amount_cents,
+            "currency": donation.currency,
+            "frequency": donation.frequency,
+            "campaign": donation.campaign,
+            "status": donation.status,
+            "refunded_cents": donation.refunded_cents,
+        }
+        for donation in donations_for(user)
+    ]
+
+
+# The gift form --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GiftChoice:
+    """What the donor chose on the form, amounts already in minor units."""
+
+    email: str
+    amount_cents: int
+    currency: str
+    frequency: str
+    cover_fee: bool = False
+    campaign: str | None = None
+    anonymous: bool = False
+    name: str = ""
+    dedication_kind: str | None = None
+    dedication_name: str | None = None
+    dedication_message: str | None = None
+
+
+def fee_for(amount_cents: int, currency: str) -> int:
+    config = current_app.config
+    return cover_fee(amount_cents, currency, config["DONATION_FEE_PERCENT"],
+                     config["DONATION_FEE_FIXED"])
+
+
+def start_checkout(choice: GiftChoice) -> Checkout:
+    """Record the pending gift before the donor leaves for the payment page."""
+    donor = get_or_create_donor(choice.email, choice.name)
+    fee = fee_for(choice.amount_cents, choice.currency) if choice.cover_fee else 0
+    checkout = Checkout(
+        donor=donor,
+        amount_cents=choice.amount_cents + fee,
+        fee_cents=fee,
+        currency=choice.currency,
+        frequency=choice.frequency,
+        campaign=choice.campaign,
+        anonymous=choice.anonymous,
+        dedication_kind=choice.dedication_kind if choice.dedication_name else None,
+        dedication_name=choice.dedication_name or None,
+        dedication_message=choice.dedication_message or None,
+    )
+    db.session.add(checkout)
+    db.session.flush()
+    return checkout
+
+
+def checkout_by_public_id(public_id: str | None) -> Checkout | None:
+    if not public_id:
+        return None
+    return db.session.scalar(select(Checkout).where(Checkout.public_id == public_id))
+
+
+def mark_checkout(public_id: str | None, session_id: str | None, status: str) -> None:
+    """Record what became of a checkout (processing, failed). A paid checkout stays paid."""
+    checkout = checkout_by_public_id(public_id) or (
+        db.session.scalar(select(Checkout).where(Checkout.stripe_session_id == session_id))
+        if session_id else None)
+    if checkout is not None and checkout.status != PAID:
+        checkout.status = status
+        db.session.flush()
+
+
+# Recording payments ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Payment:
+    """A successful payment as Stripe reported it."""
+
+    amount_cents: int
+    currency: str
+    paid_at: datetime
+    email: str | None = None
+    name: str = ""
+    customer_id: str | None = None
+    gift_public_id: str | None = None   # our Checkout.public_id, from metadata
+    campaign: str | None = None
+    frequency: str = ONCE
+    billing_reason: str | None = None
+    checkout_session_id: str | None = None
+    payment_intent_id: str | None = None
+    invoice_id: str | None = None
+    charge_id: str | None = None
+    subscription_id: str | None = None
+
+
+class NeedsDonor(LookupError):
+    """We cannot tell who gave: the event carried no e-mail and we know no customer."""
+
+
+def _donor_for(payment: Payment, checkout: Checkout | None) -> Donor:
+    if checkout is not None:
+        donor = checkout.donor
+    elif payment.customer_id and (donor := db.session.scalar(
+            select(Donor).where(Donor.stripe_customer_id == payment.customer_id))):
+        pass
+    elif payment.email:
+        donor = get_or_create_donor(payment.email, payment.name)
+    else:
+        raise NeedsDonor(payment.customer_id or "no customer")
+    if payment.customer_id and donor.stripe_customer_id is None:
+        donor.stripe_customer_id = payment.customer_id
+    return donor
+
+
+def record_one_time_payment(payment: Payment) -> Donation | None:
+    """Record a paid one-time gift once; None if it was already recorded."""
+    checkout = checkout_by_public_id(payment.gift_public_id)
+    donor = _donor_for(payment, checkout)
+    details = _details(checkout, payment)
+    donation = _insert_donation(payment, donor, details, recurring_gift=None)
+    if checkout is not None:
+        checkout.status = PAID
+    db.session.flush()
+    return donation
+
+
+def record_recurring_payment(payment: Payment, gift: RecurringGift) -> Donation | None:
+    """Record one paid invoice of a recurring gift once; clears a past-due state."""
+    details = _details(gift, payment)
+    details["frequency"] = gift.frequency
+    donation = _insert_donation(payment, gift.donor, details, recurring_gift=gift)
+    if donation is not None and gift.status == PAST_DUE:
+        gift.status = ACTIVE
+    checkout = checkout_by_public_id(payment.gift_public_id)
+    if checkout is not None:
+        checkout.status = PAID
+    db.session.flush()
+    return donation
+
+
+def _details(source: Checkout | RecurringGift | None, payment: Payment) -> dict:
+    if source is None:
+        return {"fee_cents": 0, "frequency": payment.frequency, "campaign": payment.campaign,
+                "anonymous": False, "dedication_kind": None, "dedication_name": None,
+                "dedication_message": None}
+    fee = source.fee_cents if source.amount_cents == payment.amount_cents else 0
+    return {"fee_cents": fee, "frequency": source.frequency, "campaign": source.campaign,
+            "anonymous": source.anonymous, "dedication_kind": source.dedication_kind,
+            "dedication_name": source.dedication_name,
+            "dedication_message": source.dedication_message}
+
+
+def _insert_donation(payment: Payment, donor: Donor, details: dict,
+                     recurring_gift: RecurringGift | None) -> Donation | None:
+    donation_id = insert_or_ignore(Donation, {
+        "donor_id": donor.id,
+        "recurring_gift_id": recurring_gift.id if recurring_gift else None,
+        "amount_cents": payment.amount_cents,
+        "currency": payment.currency.lower(),
+        "status": SUCCEEDED,
+        "refunded_cents": 0,
+        "billing_reason": payment.billing_reason,
+        "stripe_checkout_session_id": payment.checkout_session_id,
+        "stripe_payment_intent_id": payment.payment_intent_id,
+        "stripe_invoice_id": payment.invoice_id,
+        "stripe_charge_id": payment.charge_id,
+        "created_at": payment.paid_at,
+        **details,
+    })
+    if donation_id is None:
+        return None
+    donation = db.session.get(Donation, donation_id)
+    _apply_known_charge_state(donation)
+    _thank(donation)
+    return donation
+
+
+def _thank(donation: Donation) -> None:
+    queue_mail(
+        donation.donor.email,
+        "donations/thank_you",
+        _("Thank you for your gift"),
+        donation=donation,
+        receipt_link=receipt_link(donation),
+    )
+
+
+# Recurring gifts ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    """A recurring gift's state as of one Stripe event."""
+
+    subscription_id: str
+    as_of: datetime
+    customer_id: str | None = None
+    email: str | None = None
+    gift_public_id: str | None = None
+    status: str | None = None
+    amount_cents: int | None = None
+    currency: str | None = None
+    frequency: str | None = None
+    campaign: str | None = None
+    cancel_at_period_end: bool | None = None
+    current_period_end: datetime | None = None
+    ended_at: datetime | None = None
+    cancel_reason: str | None = None
+    # Facts from a checkout or an invoice, not a subscription: they create the gift if
+    # needed but leave the state Stripe's subscription events report alone.
+    authoritative: bool = True
+
+
+def apply_subscription_state(state: SubscriptionState) -> RecurringGift:
+    """Create the recurring gift if new; apply the state unless newer state is recorded.
+
+    The row is locked (PostgreSQL) so concurrent events for one subscription apply one
+    after the other; `state_as_of` makes an older event arriving late a no-op."""
+    gift = _lock_gift(state.subscription_id)
+    if gift is None:
+        checkout = checkout_by_public_id(state.gift_public_id)
+        donor = _donor_for(Payment(amount_cents=0, currency="", paid_at=state.as_of,
+                                   email=state.email, customer_id=state.customer_id), checkout)
+        source = checkout
+        insert_or_ignore(RecurringGift, {
+            "donor_id": donor.id,
+            "stripe_subscription_id": state.subscription_id,
+            "amount_cents": state.amount_cents or (source.amount_cents if source else 0),
+            "fee_cents": source.fee_cents if source else 0,
+            "currency": (state.currency or (source.currency if source else "usd")).lower(),
+            "frequency": state.frequency or (source.frequency if source else "monthly"),
+            "campaign": source.campaign if source else state.campaign,
+            "anonymous": source.anonymous if source else False,
+            "dedication_kind": source.dedication_kind if source else None,
+            "dedication_name": source.dedication_name if source else None,
+            "dedication_message": source.dedication_message if source else None,
+            "status": state.status or "incomplete",
+            "cancel_at_period_end": False,
+            "started_at": state.as_of,
+            "created_at": utcnow(),
+        })
+        gift = _lock_gift(state.subscription_id)
+        if not state.authoritative:
+            db.session.flush()
+            return gift
+    elif state.customer_id and gift.donor.stripe_customer_id is None:
+        gift.donor.stripe_customer_id = state.customer_id
+    if not state.authoritative:
+        return gift
+    if gift.state_as_of is not None and state.as_of < gift.state_as_of:
+        return gift  # stale: newer state already applied
+    gift.state_as_of = state.as_of
+    if gift.status != CANCELED and state.status:
+        gift.status = state.status  # canceled is final: no late event revives a gift
+    if state.amount_cents is not None:
+        gift.amount_cents = state.amount_cents
+    if state.frequency:
+        gift.frequency = state.frequency
+    if state.cancel_at_period_end is not None:
+        gift.cancel_at_period_end = state.cancel_at_period_end
+    if state.current_period_end is not None:
+        gift.current_period_end = state.current_period_end
+    if state.ended_at is not None:
+        gift.ended_at = state.ended_at
+    if state.cancel_reason and not gift.cancel_reason:
+        gift.cancel_reason = state.cancel_reason
+    db.session.flush()
+    return gift
+
+
+def _lock_gift(subscription_id: str) -> RecurringGift | None:
+    return db.session.scalar(
+        select(RecurringGift).where(RecurringGift.stripe_subscription_id == subscription_id)
+        .with_for_update())
+
+
+def mark_past_due(gift: RecurringGift, as_of: datetime) -> None:
+    if gift.status == CANCELED or (gift.state_as_of and as_of < gift.state_as_of):
+        return
+    gift.status = PAST_DUE
+    gift.state_as_of = as_of
+    db.session.flush()
+
+
+def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: int,
+                           amount_cents: int, currency: str, failed_at: datetime,
+                           update_card_link: str) -> bool:
+    """Record a failed charge once and e-mail the donor about it once. True if new."""
+    failure_id = insert_or_ignore(PaymentFailure, {
+        "recurring_gift_id": gift.id,
+        "stripe_invoice_id": invoice_id,
+        "attempt_count": attempt_count,
+        "amount_cents": amount_cents,
+        "currency": currency.lower(),
+        "created_at": failed_at,
+    })
+    if failure_id is None:
+        return False
+    mark_past_due(gift, failed_at)
+    queue_mail(gift.donor.email, "donations/payment_failed",
+               _("Your recurring gift could not be charged"),
+               gift=gift, link=update_card_link)
+    return True
+
+
+def record_cancel_reason(gift: RecurringGift, reason: str) -> None:
+    gift.cancel_reason = reason.strip() or None
+    db.session.flush()
+
+
+# Refunds and disputes -------------------------------------------------------------------
+
+def apply_charge_state(charge_id: str, payment_intent_id: str | None, as_of: datetime,
+                       amount_refunded: int | None = None,
+                       dispute_status: str | None = None) -> Donation | None:
+    """Remember what Stripe says of a charge and apply it to its donation, if known.
+
+    Refunds only grow, so the larger amount wins whatever the order; a dispute's state
+    follows the newest event."""
+    insert_or_ignore(ChargeState, {"stripe_charge_id": charge_id,
+                                   "stripe_payment_intent_id": payment_intent_id,
+                                   "amount_refunded": 0})
+    charge = db.session.scalar(select(ChargeState).where(
+        ChargeState.stripe_charge_id == charge_id).with_for_update())
+    if payment_intent_id and not charge.stripe_payment_intent_id:
+        charge.stripe_payment_intent_id = payment_intent_id
+    if amount_refunded is not None:
+        charge.amount_refunded = max(charge.amount_refunded, amount_refunded)
+    if dispute_status and (charge.dispute_as_of is None or as_of >= charge.dispute_as_of):
+        charge.dispute_status = dispute_status
+        charge.dispute_as_of = as_of
+    db.session.flush()
+    matches = [Donation.stripe_charge_id == charge_id]
+    if payment_intent_id:
+        matches.append(Donation.stripe_payment_intent_id == payment_intent_id)
+    donation = db.session.scalar(select(Donation).where(or_(*matches)).with_for_update())
+    if donation is not None:
+        _apply_charge(donation, charge)
+    return donation
+
+
+def _apply_known_charge_state(donation: Donation) -> None:
+    keys = []
+    if donation.stripe_charge_id:
+        keys.append(ChargeState.stripe_charge_id == donation.stripe_charge_id)
+    if donation.stripe_payment_intent_id:
+        keys.append(ChargeState.stripe_payment_intent_id == donation.stripe_payment_intent_id)
+    if not keys:
+        return
+    charge = db.session.scalar(select(ChargeState).where(or_(*keys)))
+    if charge is not None:
+        _apply_charge(donation, charge)
+
+
+def _apply_charge(donation: Donation, charge: ChargeState) -> None:
+    donation.stripe_charge_id = donation.stripe_charge_id or charge.stripe_charge_id
+    donation.refunded_cents = min(max(donation.refunded_cents, charge.amount_refunded),
+                                  donation.amount_cents)
+    donation.dispute_status = charge.dispute_status
+    donation.status = donation_status(donation)
+    db.session.flush()
+
+
+def donation_status(donation: Donation) -> str:
+    if donation.dispute_status == LOST_DISPUTE:
+        return REVERSED
+    if donation.dispute_status in OPEN_DISPUTE_STATES:
+        return DISPUTED
+    if donation.refunded_cents >= donation.amount_cents:
+        return REFUNDED
+    if donation.refunded_cents > 0:
+        return PARTIALLY_REFUNDED
+    return SUCCEEDED
+
+
+def net_cents(donation: Donation) -> int:
+    """What the organization keeps: nothing after a lost dispute, else minus refunds."""
+    if donation.dispute_status == LOST_DISPUTE:
+        return 0
+    return donation.amount_cents - donation.refunded_cents
+
+
+# The donor's own view -------------------------------------------------------------------
+
+def donations_for(user: User) -> list[Donation]:
+    return list(db.session.scalars(
+        select(Donation).join(Donor).where(Donor.user_id == user.id)
+        .order_by(Donation.created_at.desc(), Donation.id.desc())))
+
+
+def recurring_gifts_for(user: User) -> list[RecurringGift]:
+    return list(db.session.scalars(
+        select(RecurringGift).join(Donor).where(Donor.user_id == user.id)
+        .order_by(RecurringGift.created_at.desc())))
+
+
+def own_donation_or_none(user: User, donation_id: int) -> Donation | None:
+    """The one place deciding whether a reader may see a gift: only their own."""
+    return db.session.scalar(
+        select(Donation).join(Donor).where(Donation.id == donation_id, Donor.user_id == user.id))
+
+
+def own_recurring_gift_or_none(user: User, gift_id: int) -> RecurringGift | None:
+    return db.session.scalar(
+        select(RecurringGift).join(Donor)
+        .where(RecurringGift.id == gift_id, Donor.user_id == user.id))
+
+
+def yearly_statement(user: User, year: int) -> tuple[list[Donation], dict[str, int]]:
+    """A calendar year's gifts and the net total per currency."""
+    donations = [d for d in donations_for(user) if d.created_at.year == year]
+    totals: dict[str, int] = {}
+    for donation in sorted(donations, key=lambda d: d.created_at):
+        totals[donation.currency] = totals.get(donation.currency, 0) + net_cents(donation)
+    return sorted(donations, key=lambda d: d.created_at), totals
+
+
+def _receipt_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="donations.receipt")
+
+
+def receipt_token(donation: Donation) -> str:
+    return _receipt_serializer().dumps(donation.id)
+
+
+def donation_for_receipt_token(token: str) -> Donation | None:
+    try:
+        donation_id = _receipt_serializer().loads(token)
+    except BadSignature:
+        return None
+    return db.session.get(Donation, donation_id) if isinstance(donation_id, int) else None
+
+
+def receipt_link(donation: Donation) -> str:
+    return external_url("donations.public_receipt", token=receipt_token(donation))
+
+
+def donation_with_payment_intent(payment_intent_id: str) -> Donation | None:
+    return db.session.scalar(
+        select(Donation).where(Donation.stripe_payment_intent_id == payment_intent_id))
+
+
+def attach_payment_intent(invoice_id: str, payment_intent_id: str) -> None:
+    donation = db.session.scalar(select(Donation).where(Donation.stripe_invoice_id == invoice_id))
+    if donation is not None and donation.stripe_payment_intent_id is None:
+        donation.stripe_payment_intent_id = payment_intent_id
+        db.session.flush()

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+
+import click
+from flask import Blueprint
+
+from membership.donations.gateway import GatewayError, payment_gateway
+from membership.payments.webhook import ALREADY, ingest_event
+
+bp = Blueprint("stripe_cli", __name__, cli_group="stripe")
+
+
+@bp.cli.command("reconcile")
+@click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="First UTC day to read (Stripe keeps events for 30 days).")
+def reconcile(since: datetime) -> None:
+    """Feed Stripe's event list since a day through the webhook's own handler.
+
+    Safe to run at any time and as often as wanted: events already applied are skipped."""
+    start = int(since.replace(tzinfo=UTC).timestamp())
+    counts: Counter[str] = Counter()
+    try:
+        for event in payment_gateway().events_since(start):
+            outcome = ingest_event(event, json.dumps(event))
+            if outcome.http_status != 200:
+                counts["failed"] += 1
+            elif outcome.body["status"] == ALREADY:
+                counts["already applied"] += 1
+            elif outcome.body["status"] == "ignored":
+                counts["ignored" if outcome.body["new"] else "already applied"] += 1
+            else:
+                counts["new" if outcome.body["new"] else "applied on retry"] += 1
+    except GatewayError as error:
+        raise click.ClickException(f"could not read Stripe's events: {error}") from error
+    click.echo(", ".join(f"{name}: {counts[name]}" for name in
+                         ("new", "applied on retry", "already applied", "ignored", "failed")))
+    if counts["failed"]:
+        raise SystemExit(1)

@@ -1,0 +1,147 @@
+"""The Stripe gateway, and the choice between it and the sandbox when the app is built."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import stripe
+from flask import Flask, current_app
+
+from membership.donations.gateway import GATEWAY_KEY, CheckoutSession, GatewayError
+from membership.donations.models import INTERVALS, ONCE, Checkout, RecurringGift
+
+
+def donation_metadata(checkout: Checkout) -> dict[str, str]:
+    """The contract's metadata: Stripe hands it back on every event about this gift."""
+    metadata = {"purpose": "donation", "gift": checkout.public_id,
+                "frequency": checkout.frequency}
+    if checkout.campaign:
+        metadata["campaign"] = checkout.campaign
+    return metadata
+
+
+def line_item_name(checkout: Checkout) -> str:
+    organization = current_app.config["ORGANIZATION_NAME"]
+    if checkout.frequency == ONCE:
+        return f"Gift to {organization}"
+    return f"{checkout.frequency.capitalize()} gift to {organization}"
+
+
+class StripeGateway:
+    """Stripe Checkout, the Customer Portal and the Subscriptions API."""
+
+    name = "stripe"
+
+    def __init__(self, secret_key: str, api_base: str = ""):
+        self.livemode = secret_key.startswith(("sk_live_", "rk_live_"))
+        self.client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": api_base} if api_base else None,
+            max_network_retries=2,
+        )
+
+    def _call(self, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except stripe.StripeError as error:
+            current_app.logger.warning("Stripe call failed: %s", error)
+            raise GatewayError(error.user_message or "The payment service is unavailable."
+                               ) from error
+
+    def create_checkout(self, checkout: Checkout, success_url: str,
+                        cancel_url: str) -> CheckoutSession:
+        metadata = donation_metadata(checkout)
+        price_data: dict[str, Any] = {
+            "currency": checkout.currency,
+            "unit_amount": checkout.amount_cents,
+            "product_data": {"name": line_item_name(checkout)},
+        }
+        params: dict[str, Any] = {
+            "line_items": [{"quantity": 1, "price_data": price_data}],
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "client_reference_id": checkout.public_id,
+            "metadata": metadata,
+        }
+        donor = checkout.donor
+        if donor.stripe_customer_id:
+            params["customer"] = donor.stripe_customer_id
+        else:
+            params["customer_email"] = donor.email
+        if checkout.frequency == ONCE:
+            params["mode"] = "payment"
+            params["submit_type"] = "donate"
+            params["payment_intent_data"] = {"metadata": metadata}
+            if not donor.stripe_customer_id:
+                params["customer_creation"] = "always"
+        else:
+            params["mode"] = "subscription"
+            price_data["recurring"] = {"interval": INTERVALS[checkout.frequency]}
+            params["subscription_data"] = {"metadata": metadata}
+        session = self._call(
+            self.client.v1.checkout.sessions.create, params,
+            # Our own pending-gift id: a retried request can never open a second session.
+            {"idempotency_key": f"checkout-{checkout.public_id}"},
+        )
+        return CheckoutSession(id=session.id, url=session.url)
+
+    def update_card_url(self, gift: RecurringGift, return_url: str) -> str:
+        portal = self._call(self.client.v1.billing_portal.sessions.create, {
+            "customer": gift.donor.stripe_customer_id,
+            "return_url": return_url,
+            "flow_data": {"type": "payment_method_update"},
+        })
+        return portal.url
+
+    def change_amount(self, gift: RecurringGift, amount_cents: int) -> None:
+        subscription = self._call(self.client.v1.subscriptions.retrieve,
+                                  gift.stripe_subscription_id)
+        item = subscription["items"]["data"][0]
+        self._call(self.client.v1.subscriptions.update, gift.stripe_subscription_id, {
+            "items": [{"id": item["id"], "price_data": {
+                "currency": gift.currency,
+                "unit_amount": amount_cents,
+                "product": item["price"]["product"],
+                "recurring": {"interval": INTERVALS[gift.frequency]},
+            }}],
+            "proration_behavior": "none",
+        })
+
+    def cancel(self, gift: RecurringGift, reason: str) -> None:
+        params = {"cancellation_details": {"comment": reason}} if reason else {}
+        self._call(self.client.v1.subscriptions.cancel, gift.stripe_subscription_id, params)
+
+    def payment_intent_for_invoice(self, invoice_id: str) -> str | None:
+        payments = self._call(self.client.v1.invoice_payments.list, {"invoice": invoice_id})
+        for payment in payments.data:
+            if payment["payment"].get("payment_intent"):
+                return payment["payment"]["payment_intent"]
+        return None
+
+    def invoice_for_payment_intent(self, payment_intent_id: str) -> str | None:
+        payments = self._call(self.client.v1.invoice_payments.list, {
+            "payment": {"type": "payment_intent", "payment_intent": payment_intent_id}})
+        return payments.data[0]["invoice"] if payments.data else None
+
+    def customer_email(self, customer_id: str) -> str | None:
+        customer = self._call(self.client.v1.customers.retrieve, customer_id)
+        return customer.get("email")
+
+    def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]:
+        events = self._call(self.client.v1.events.list,
+                            {"created": {"gte": created_gte}, "limit": 100})
+        for event in events.auto_paging_iter():
+            yield event.to_dict()
+
+
+def init_gateway(app: Flask) -> None:
+    """Choose the gateway named by PAYMENTS_GATEWAY and hand it to the app."""
+    if app.config["PAYMENTS_GATEWAY"] == "sandbox":
+        from membership.payments.sandbox import SandboxGateway
+
+        app.extensions[GATEWAY_KEY] = SandboxGateway()
+    else:
+        app.extensions[GATEWAY_KEY] = StripeGateway(
+            app.config["STRIPE_SECRET_KEY"] or "sk_test_unset", app.config["STRIPE_API_BASE"])
+

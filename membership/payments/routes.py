@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from membership.donations.gateway import GatewayError
+from membership.donations.models import Checkout, RecurringGift
+from membership.extensions import csrf, db, limiter
+from membership.payments import sandbox
+from membership.payments.forms import SandboxActionForm
+from membership.payments.webhook import receive_webhook
+
+bp = Blueprint("payments", __name__)
+
+
+@bp.post("/stripe/webhook")
+@csrf.exempt  # Stripe cannot send our CSRF token; the signature proves the sender instead
+@limiter.exempt
+def stripe_webhook():
+    outcome = receive_webhook(request.get_data(), request.headers.get("Stripe-Signature"))
+    return outcome.body, outcome.http_status
+
+
+# The sandbox gateway's pages: registered only when PAYMENTS_GATEWAY=sandbox ----------------
+
+sandbox_bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
+
+
+def _checkout_or_404(session_id: str) -> Checkout:
+    checkout = db.session.scalar(select(Checkout).where(Checkout.stripe_session_id == session_id))
+    if checkout is None:
+        abort(404)
+    return checkout
+
+
+@sandbox_bp.route("/checkout/<session_id>", methods=["GET", "POST"])
+def checkout(session_id: str):
+    checkout = _checkout_or_404(session_id)
+    form = SandboxActionForm()
+    declined = False
+    if checkout.status == "paid":
+        return redirect(url_for("donations.thank_you", gift=checkout.public_id))
+    if form.validate_on_submit():
+        action = form.action.data
+        if action == sandbox.DECLINE:
+            declined = True
+        elif action in (sandbox.PAY, sandbox.PAY_THEN_FAIL):
+            try:
+                sandbox.complete_checkout(checkout, action)
+            except GatewayError as error:
+                flash(str(error), "error")
+            return redirect(url_for("donations.thank_you", gift=checkout.public_id))
+        else:
+            abort(400)
+    status = 402 if declined else 200
+    return render_template("payments/sandbox_checkout.html", checkout=checkout, form=form,
+                           declined=declined), status
+
+
+@sandbox_bp.route("/update-card/<int:gift_id>", methods=["GET", "POST"])
+def update_card(gift_id: int):
+    gift = db.get_or_404(RecurringGift, gift_id)
+    form = SandboxActionForm()
+    if form.validate_on_submit():
+        if gift.status == "past_due":
+            sandbox.pay_open_renewal(gift)
+        flash(_("Your card has been updated."), "success")
+        return redirect(url_for("donations.giving"))
+    return render_template("payments/sandbox_update_card.html", gift=gift, form=form)

@@ -1,0 +1,253 @@
+"""A local stand-in for Stripe Checkout and the Customer Portal (development and testing).
+
+It builds the same Stripe-shaped objects and events Stripe would send for each step,
+signs them with the webhook secret and delivers them through the real webhook intake, so
+`make run` gives the whole donation flow with no network and no Stripe account."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import stripe
+from flask import current_app, url_for
+
+from membership.donations.gateway import CheckoutSession, GatewayError
+from membership.donations.models import INTERVALS, ONCE, Checkout, RecurringGift
+from membership.payments.gateway import donation_metadata
+
+PAY, DECLINE, PAY_THEN_FAIL = "pay", "decline", "pay_then_fail"
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_sbx_{secrets.token_hex(12)}"
+
+
+class SandboxGateway:
+    name = "sandbox"
+    livemode = False
+
+    def create_checkout(self, checkout: Checkout, success_url: str,
+                        cancel_url: str) -> CheckoutSession:
+        session_id = _id("cs_test")
+        return CheckoutSession(id=session_id,
+                               url=url_for("sandbox.checkout", session_id=session_id))
+
+    def update_card_url(self, gift: RecurringGift, return_url: str) -> str:
+        return url_for("sandbox.update_card", gift_id=gift.id)
+
+    def change_amount(self, gift: RecurringGift, amount_cents: int) -> None:
+        deliver([event("customer.subscription.updated",
+                       gift_subscription(gift, amount_cents=amount_cents))])
+
+    def cancel(self, gift: RecurringGift, reason: str) -> None:
+        deliver([event("customer.subscription.deleted",
+                       gift_subscription(gift, status="canceled", reason=reason))])
+
+    # Nothing to look up: sandbox events carry everything.
+    def payment_intent_for_invoice(self, invoice_id: str) -> str | None:
+        return None
+
+    def invoice_for_payment_intent(self, payment_intent_id: str) -> str | None:
+        return None
+
+    def customer_email(self, customer_id: str) -> str | None:
+        return None
+
+    def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]:
+        raise GatewayError("The sandbox keeps no event list; its events are delivered at once.")
+
+
+# Stripe-shaped objects ----------------------------------------------------------------------
+
+def event(event_type: str, obj: dict[str, Any], created: int | None = None) -> dict[str, Any]:
+    return {
+        "id": _id("evt"),
+        "object": "event",
+        "api_version": stripe.api_version,
+        "created": created or int(time.time()),
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+    }
+
+
+def checkout_session_object(checkout: Checkout, customer_id: str,
+                            subscription_id: str | None = None,
+                            payment_intent_id: str | None = None) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "id": checkout.stripe_session_id,
+        "object": "checkout.session",
+        "amount_subtotal": checkout.amount_cents,
+        "amount_total": checkout.amount_cents,
+        "client_reference_id": checkout.public_id,
+        "created": now,
+        "currency": checkout.currency,
+        "customer": customer_id,
+        "customer_details": {"email": checkout.donor.email, "name": checkout.donor.name or None},
+        "customer_email": checkout.donor.email,
+        "expires_at": now + 86400,
+        "invoice": None,
+        "livemode": False,
+        "metadata": donation_metadata(checkout),
+        "mode": "payment" if checkout.frequency == ONCE else "subscription",
+        "payment_intent": payment_intent_id,
+        "payment_status": "paid",
+        "status": "complete",
+        "subscription": subscription_id,
+        "url": None,
+    }
+
+
+def subscription_object(subscription_id: str, customer_id: str, currency: str, frequency: str,
+                        amount_cents: int, metadata: dict[str, str], started: int,
+                        status: str = "active", reason: str = "") -> dict[str, Any]:
+    now = int(time.time())
+    period = 31 * 86400 if frequency == "monthly" else 365 * 86400
+    canceled = status == "canceled"
+    return {
+        "id": subscription_id,
+        "object": "subscription",
+        "cancel_at_period_end": False,
+        "canceled_at": now if canceled else None,
+        "cancellation_details": {"comment": reason or None, "feedback": None,
+                                 "reason": "cancellation_requested" if canceled else None},
+        "created": started,
+        "currency": currency,
+        "customer": customer_id,
+        "ended_at": now if canceled else None,
+        "items": {"object": "list", "data": [{
+            "id": f"si_{subscription_id}",
+            "object": "subscription_item",
+            "current_period_start": now,
+            "current_period_end": now + period,
+            "quantity": 1,
+            "price": {"object": "price", "currency": currency, "product": "prod_sbx_gift",
+                      "recurring": {"interval": INTERVALS[frequency], "interval_count": 1},
+                      "type": "recurring", "unit_amount": amount_cents},
+        }]},
+        "livemode": False,
+        "metadata": metadata,
+        "start_date": started,
+        "status": status,
+    }
+
+
+def gift_metadata(gift: RecurringGift) -> dict[str, str]:
+    metadata = {"purpose": "donation", "frequency": gift.frequency}
+    if gift.campaign:
+        metadata["campaign"] = gift.campaign
+    return metadata
+
+
+def gift_subscription(gift: RecurringGift, status: str | None = None,
+                      amount_cents: int | None = None, reason: str = "") -> dict[str, Any]:
+    """The subscription object of an existing gift, with the given changes."""
+    return subscription_object(
+        gift.stripe_subscription_id, gift.donor.stripe_customer_id, gift.currency,
+        gift.frequency, gift.amount_cents if amount_cents is None else amount_cents,
+        gift_metadata(gift), int(gift.started_at.timestamp()),
+        status=status or ("active" if gift.status == "past_due" else gift.status),
+        reason=reason)
+
+
+def invoice_object(subscription_id: str, customer_id: str, email: str, amount_cents: int,
+                   currency: str, metadata: dict[str, str], billing_reason: str,
+                   paid: bool, attempt_count: int = 1) -> dict[str, Any]:
+    now = int(time.time())
+    invoice_id = _id("in")
+    payment_intent_id = _id("pi")
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "amount_due": amount_cents,
+        "amount_paid": amount_cents if paid else 0,
+        "amount_remaining": 0 if paid else amount_cents,
+        "attempt_count": attempt_count,
+        "attempted": True,
+        "billing_reason": billing_reason,
+        "created": now,
+        "currency": currency,
+        "customer": customer_id,
+        "customer_email": email,
+        "livemode": False,
+        "parent": {"type": "subscription_details", "quote_details": None,
+                   "subscription_details": {"metadata": metadata,
+                                            "subscription": subscription_id}},
+        # Real webhooks leave `payments` out unless expanded; the sandbox includes it so
+        # refunds of sandbox payments can be matched without an API.
+        "payments": {"object": "list", "data": [{
+            "object": "invoice_payment", "invoice": invoice_id, "amount_paid": amount_cents,
+            "currency": currency, "status": "paid" if paid else "open",
+            "payment": {"type": "payment_intent", "payment_intent": payment_intent_id},
+        }]},
+        "status": "paid" if paid else "open",
+        "status_transitions": {"paid_at": now if paid else None, "finalized_at": now},
+    }
+
+
+# Delivery -------------------------------------------------------------------------------------
+
+def deliver(events: list[dict[str, Any]]) -> None:
+    """Sign each event and hand it to the real webhook intake, as Stripe would."""
+    from membership.payments.webhook import receive_webhook
+
+    secret = current_app.config["STRIPE_WEBHOOK_SECRET"]
+    for item in events:
+        raw = json.dumps(item)
+        header = stripe.WebhookSignature.generate_signature_header(raw, secret)
+        outcome = receive_webhook(raw.encode(), header)
+        if outcome.http_status != 200:
+            raise GatewayError(f"the sandbox webhook answered {outcome.http_status}: "
+                               f"{outcome.body}")
+
+
+def complete_checkout(checkout: Checkout, action: str) -> None:
+    """What Stripe would send after the donor pressed Pay on the checkout page."""
+    donor = checkout.donor
+    customer_id = donor.stripe_customer_id or _id("cus")
+    metadata = donation_metadata(checkout)
+    if checkout.frequency == ONCE:
+        session = checkout_session_object(checkout, customer_id,
+                                          payment_intent_id=_id("pi"))
+        deliver([event("checkout.session.completed", session)])
+        return
+    subscription_id = _id("sub")
+    now = int(time.time())
+    session = checkout_session_object(checkout, customer_id, subscription_id=subscription_id)
+    subscription = subscription_object(subscription_id, customer_id, checkout.currency,
+                                       checkout.frequency, checkout.amount_cents, metadata, now)
+    first = invoice_object(subscription_id, customer_id, donor.email, checkout.amount_cents,
+                           checkout.currency, metadata, "subscription_create", paid=True)
+    events = [
+        event("customer.subscription.created", subscription, now),
+        event("checkout.session.completed", session, now),
+        event("invoice.paid", first, now),
+    ]
+    if action == PAY_THEN_FAIL:
+        # The next renewal, played at once: the card is declined and the gift falls due.
+        renewal = invoice_object(subscription_id, customer_id, donor.email,
+                                 checkout.amount_cents, checkout.currency, metadata,
+                                 "subscription_cycle", paid=False)
+        events += [
+            event("invoice.payment_failed", renewal, now + 1),
+            event("customer.subscription.updated", {**subscription, "status": "past_due"},
+                  now + 1),
+        ]
+    deliver(events)
+
+
+def pay_open_renewal(gift: RecurringGift) -> None:
+    """The donor updated their card: Stripe retries the renewal, which now succeeds."""
+    now = int(time.time())
+    paid = invoice_object(gift.stripe_subscription_id, gift.donor.stripe_customer_id,
+                          gift.donor.email, gift.amount_cents, gift.currency,
+                          gift_metadata(gift), "subscription_cycle", paid=True)
+    deliver([event("invoice.paid", paid, now),
+             event("customer.subscription.updated", gift_subscription(gift, "active"), now)])

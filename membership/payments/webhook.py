@@ -1,0 +1,145 @@
+"""Taking in Stripe events: verify, store, then apply each exactly once.
+
+`receive_webhook` is the endpoint's whole logic, shared with the sandbox gateway;
+`ingest_event` (store + apply) is shared with `flask stripe reconcile`. They own their
+transactions: the event is committed on its own before it is applied, so a failure while
+applying never loses it, and applying is one transaction per event."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from membership.donations.gateway import payment_gateway
+from membership.extensions import db
+from membership.payments.handlers import apply_event, timestamp
+from membership.payments.models import FAILED, IGNORED, PROCESSED, StripeEvent
+from membership.sql import IMMEDIATE, insert_or_ignore
+from membership.types import utcnow
+
+TOLERANCE_SECONDS = 300
+ALREADY = "already_processed"
+
+
+class WebhookRejected(ValueError):
+    """The request is not a genuine, well-formed Stripe event for us (answer 400)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    http_status: int
+    body: dict[str, Any]
+
+
+def verify_event(raw: bytes, signature: str | None, secret: str, livemode: bool) -> dict:
+    """The event in `raw`, if Stripe signed it with `secret` within the tolerance."""
+    try:
+        stripe.WebhookSignature.verify_header(raw, signature, secret, TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError as error:
+        raise WebhookRejected(f"signature verification failed: {error.user_message}") from error
+    except UnicodeDecodeError as error:
+        raise WebhookRejected("the body is not UTF-8 text") from error
+    try:
+        event = json.loads(raw)
+    except ValueError as error:
+        raise WebhookRejected("the body is not valid JSON") from error
+    if not (isinstance(event, dict) and event.get("object") == "event"
+            and isinstance(event.get("id"), str) and isinstance(event.get("type"), str)
+            and isinstance(event.get("created"), int)
+            and isinstance((event.get("data") or {}).get("object"), dict)):
+        raise WebhookRejected("the body is not a Stripe event")
+    if bool(event.get("livemode")) != livemode:
+        mode = "live" if event.get("livemode") else "test"
+        raise WebhookRejected(f"a {mode}-mode event does not belong to this deployment")
+    return event
+
+
+def store_event(event: dict, raw: str) -> bool:
+    """Keep the event (once). True when it is new."""
+    return insert_or_ignore(StripeEvent, {
+        "stripe_id": event["id"],
+        "type": event["type"],
+        "created": timestamp(event["created"]),
+        "api_version": event.get("api_version"),
+        "livemode": bool(event.get("livemode")),
+        "payload": raw,
+        "received_at": utcnow(),
+        "status": "received",
+        "attempts": 0,
+    }, ["stripe_id"]) is not None
+
+
+def apply_stored_event(stripe_id: str) -> str:
+    """Apply a stored event unless it already was. Flushes; the caller commits.
+
+    The event row is locked first (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite),
+    so two deliveries of one event at the same moment apply it one after the other, and
+    the second finds it done."""
+    db.session.connection(execution_options=IMMEDIATE)
+    stored = db.session.scalar(
+        select(StripeEvent).where(StripeEvent.stripe_id == stripe_id).with_for_update())
+    if stored.status in (PROCESSED, IGNORED):
+        return ALREADY
+    stored.attempts += 1
+    stored.status = apply_event(json.loads(stored.payload), payment_gateway())
+    stored.processed_at = utcnow()
+    stored.last_error = None
+    db.session.flush()
+    return stored.status
+
+
+def _record_failure(stripe_id: str, error: Exception) -> None:
+    stored = db.session.scalar(select(StripeEvent).where(StripeEvent.stripe_id == stripe_id))
+    stored.status = FAILED
+    stored.attempts += 1
+    stored.last_error = f"{type(error).__name__}: {error}"[:4000]
+
+
+def ingest_event(event: dict, raw: str) -> Outcome:
+    """Store, then apply, committing each step; never raises."""
+    try:
+        is_new = store_event(event, raw)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.exception("could not store Stripe event %s", event.get("id"))
+        return Outcome(503, {"error": "could not store the event; please retry"})
+    try:
+        status = apply_stored_event(event["id"])
+        db.session.commit()
+    except Exception as error:  # any failure: roll back, keep the reason, let Stripe retry
+        db.session.rollback()
+        current_app.logger.exception("could not apply Stripe event %s", event["id"])
+        try:
+            _record_failure(event["id"], error)
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+        return Outcome(500, {"error": "the event could not be applied; it will be retried",
+                             "event": event["id"]})
+    return Outcome(200, {"received": True, "event": event["id"], "status": status,
+                         "new": is_new})
+
+
+def receive_webhook(raw: bytes, signature: str | None) -> Outcome:
+    config = current_app.config
+    try:
+        event = verify_event(raw, signature, config["STRIPE_WEBHOOK_SECRET"],
+                             payment_gateway().livemode)
+    except WebhookRejected as error:
+        return Outcome(400, {"error": "rejected", "reason": str(error)})
+    return ingest_event(event, raw.decode("utf-8"))
+
+
+def replay_event(stripe_id: str) -> Outcome:
+    """Apply a stored event again (staff's replay button for failed events)."""
+    stored = db.session.scalar(select(StripeEvent).where(StripeEvent.stripe_id == stripe_id))
+    if stored is None:
+        return Outcome(404, {"error": "unknown event"})
+    return ingest_event(json.loads(stored.payload), stored.payload)

@@ -1,0 +1,42 @@
+// Progressive enhancement of the gift form; without it the amount links and the
+// server-side fee preview still work.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector(".donate-form");
+  if (!form) return;
+  const amountInput = form.querySelector("#amount");
+  const feePreview = form.querySelector("#fee-preview");
+  const percent = Number(form.dataset.feePercent);
+  const fixed = Number(form.dataset.feeFixed);
+
+  const showAmountsFor = (frequency) => {
+    for (const list of form.querySelectorAll(".amount-buttons")) {
+      list.hidden = list.dataset.frequency !== frequency;
+    }
+  };
+  for (const radio of form.querySelectorAll('input[name="frequency"]')) {
+    radio.addEventListener("change", () => showAmountsFor(radio.value));
+  }
+
+  for (const button of form.querySelectorAll(".amount-button")) {
+    button.addEventListener("click", (event) => {
+      event.preventDefault();
+      amountInput.value = button.dataset.amount;
+      for (const other of form.querySelectorAll(".amount-button")) {
+        other.removeAttribute("aria-current");
+      }
+      button.setAttribute("aria-current", "true");
+      updateFee();
+    });
+  }
+
+  // An estimate for display only; the server computes the exact fee in integer cents.
+  const updateFee = () => {
+    const amount = Number((amountInput.value || "").replace(/,/g, ""));
+    if (!feePreview || !Number.isFinite(amount) || amount <= 0) return;
+    const gross = Math.ceil(((amount + fixed) / (1 - percent / 100)) * 100) / 100;
+    const template = feePreview.dataset.template;
+    if (template) feePreview.textContent = template.replace("%s", (gross - amount).toFixed(2));
+  };
+  amountInput.addEventListener("input", updateFee);
+  updateFee();
+});
