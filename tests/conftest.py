@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from contextlib import contextmanager
 from contextvars import Token
 
 import pytest
@@ -12,10 +14,12 @@ from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, delete, text
+from werkzeug.serving import make_server
 
 from membership import create_app
 from membership.extensions import db, limiter
 from tests.builders import make_user
+from tests.fake_stripe import FakeStripeServer
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"'
@@ -52,6 +56,7 @@ def app_config(database_url: str, **overrides) -> dict:
         "SERVER_NAME": "membership.test",
         "MAIL_URL": "",
         "RATELIMIT_ENABLED": True,
+        "PAYMENTS_GATEWAY": "sandbox",
         **overrides,
     }
 
@@ -81,8 +86,14 @@ class IsolatedRequestsClient(FlaskClient):
 
 
 @pytest.fixture
-def app(database_url):
-    app = create_app(app_config(database_url))
+def app_overrides() -> dict:
+    """Settings a test module changes for its app (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_overrides):
+    app = create_app(app_config(database_url, **app_overrides))
     app.test_client_class = IsolatedRequestsClient
     with app.app_context():
         yield app
@@ -134,3 +145,36 @@ def reader(app):
 @pytest.fixture
 def staff(app):
     return make_user("editor@example.org", "another sturdy passphrase", staff=True)
+
+
+@pytest.fixture
+def fake_stripe():
+    with FakeStripeServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def stripe_settings(fake_stripe) -> dict:
+    """The real Stripe gateway, talking to the local fake Stripe API."""
+    return {"PAYMENTS_GATEWAY": "stripe", "STRIPE_SECRET_KEY": "sk_test_fake",
+            "STRIPE_PUBLISHABLE_KEY": "pk_test_fake", "STRIPE_WEBHOOK_SECRET": "whsec_test_fake",
+            "STRIPE_API_BASE": fake_stripe.url}
+
+
+@contextmanager
+def serving(database_url: str, **overrides):
+    """A second app instance on the same database, served over real HTTP by a threaded
+    server on a free local port. Yields the base URL."""
+    server = make_server("127.0.0.1", 0, None, threaded=True)
+    served = create_app(app_config(database_url, SERVER_NAME=f"127.0.0.1:{server.server_port}",
+                                   **overrides))
+    server.app = served
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        with served.app_context():
+            db.engine.dispose()

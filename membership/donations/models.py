@@ -86,9 +86,11 @@ class RecurringGift(_GiftDetails, db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
-    # `created` of the newest Stripe event applied to this gift's state: an older event
-    # arriving late must not overwrite newer state.
+    # When the newest Stripe event applied to the subscription's details (amount, period,
+    # cancellation) and to its status was created: an older event arriving late must not
+    # overwrite newer state. Kept apart because payment events move the status only.
     state_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     donor: Mapped[Donor] = relationship()

@@ -13,7 +13,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from membership.accounts.models import User
 from membership.accounts.services import normalize_email
@@ -190,6 +190,16 @@ class Payment:
     subscription_id: str | None = None
 
 
+def knows_donor(customer_id: str | None, gift_public_id: str | None) -> bool:
+    """Whether a payment or subscription by this customer can be tied to a donor
+    without asking Stripe."""
+    if checkout_by_public_id(gift_public_id) is not None:
+        return True
+    return bool(customer_id) and db.session.scalar(
+        select(func.count()).select_from(Donor).where(Donor.stripe_customer_id == customer_id)
+    ) > 0
+
+
 class NeedsDonor(LookupError):
     """We cannot tell who gave: the event carried no e-mail and we know no customer."""
 
@@ -221,13 +231,13 @@ def record_one_time_payment(payment: Payment) -> Donation | None:
     return donation
 
 
-def record_recurring_payment(payment: Payment, gift: RecurringGift) -> Donation | None:
-    """Record one paid invoice of a recurring gift once; clears a past-due state."""
+def record_recurring_payment(payment: Payment, gift: RecurringGift,
+                             as_of: datetime) -> Donation | None:
+    """Record one paid invoice of a recurring gift once; the gift is active again."""
     details = _details(gift, payment)
     details["frequency"] = gift.frequency
     donation = _insert_donation(payment, gift.donor, details, recurring_gift=gift)
-    if donation is not None and gift.status == PAST_DUE:
-        gift.status = ACTIVE
+    note_status(gift, ACTIVE, as_of)
     checkout = checkout_by_public_id(payment.gift_public_id)
     if checkout is not None:
         checkout.status = PAID
@@ -302,6 +312,7 @@ class SubscriptionState:
     current_period_end: datetime | None = None
     ended_at: datetime | None = None
     cancel_reason: str | None = None
+    started_at: datetime | None = None
     # Facts from a checkout or an invoice, not a subscription: they create the gift if
     # needed but leave the state Stripe's subscription events report alone.
     authoritative: bool = True
@@ -311,43 +322,53 @@ def apply_subscription_state(state: SubscriptionState) -> RecurringGift:
     """Create the recurring gift if new; apply the state unless newer state is recorded.
 
     The row is locked (PostgreSQL) so concurrent events for one subscription apply one
-    after the other; `state_as_of` makes an older event arriving late a no-op."""
+    after the other; the `*_as_of` times make an older event arriving late a no-op, so
+    the outcome does not depend on the order of delivery."""
     gift = _lock_gift(state.subscription_id)
     if gift is None:
-        checkout = checkout_by_public_id(state.gift_public_id)
-        donor = _donor_for(Payment(amount_cents=0, currency="", paid_at=state.as_of,
-                                   email=state.email, customer_id=state.customer_id), checkout)
-        source = checkout
-        insert_or_ignore(RecurringGift, {
-            "donor_id": donor.id,
-            "stripe_subscription_id": state.subscription_id,
-            "amount_cents": state.amount_cents or (source.amount_cents if source else 0),
-            "fee_cents": source.fee_cents if source else 0,
-            "currency": (state.currency or (source.currency if source else "usd")).lower(),
-            "frequency": state.frequency or (source.frequency if source else "monthly"),
-            "campaign": source.campaign if source else state.campaign,
-            "anonymous": source.anonymous if source else False,
-            "dedication_kind": source.dedication_kind if source else None,
-            "dedication_name": source.dedication_name if source else None,
-            "dedication_message": source.dedication_message if source else None,
-            "status": state.status or "incomplete",
-            "cancel_at_period_end": False,
-            "started_at": state.as_of,
-            "created_at": utcnow(),
-        })
-        gift = _lock_gift(state.subscription_id)
-        if not state.authoritative:
-            db.session.flush()
-            return gift
+        gift = _create_gift(state)
+        if not state.authoritative and state.status:
+            note_status(gift, state.status, state.as_of)
     elif state.customer_id and gift.donor.stripe_customer_id is None:
         gift.donor.stripe_customer_id = state.customer_id
-    if not state.authoritative:
-        return gift
-    if gift.state_as_of is not None and state.as_of < gift.state_as_of:
-        return gift  # stale: newer state already applied
+    started = min(filter(None, (state.started_at, state.as_of)))
+    if started < gift.started_at:
+        gift.started_at = started
+    if state.authoritative:
+        if gift.state_as_of is None or state.as_of >= gift.state_as_of:
+            _apply_details(gift, state)
+        if state.status:
+            note_status(gift, state.status, state.as_of)
+    db.session.flush()
+    return gift
+
+
+def _create_gift(state: SubscriptionState) -> RecurringGift:
+    checkout = checkout_by_public_id(state.gift_public_id)
+    donor = _donor_for(Payment(amount_cents=0, currency="", paid_at=state.as_of,
+                               email=state.email, customer_id=state.customer_id), checkout)
+    insert_or_ignore(RecurringGift, {
+        "donor_id": donor.id,
+        "stripe_subscription_id": state.subscription_id,
+        "amount_cents": state.amount_cents or (checkout.amount_cents if checkout else 0),
+        "fee_cents": checkout.fee_cents if checkout else 0,
+        "currency": (state.currency or (checkout.currency if checkout else "usd")).lower(),
+        "frequency": state.frequency or (checkout.frequency if checkout else "monthly"),
+        "campaign": checkout.campaign if checkout else state.campaign,
+        "anonymous": checkout.anonymous if checkout else False,
+        "dedication_kind": checkout.dedication_kind if checkout else None,
+        "dedication_name": checkout.dedication_name if checkout else None,
+        "dedication_message": checkout.dedication_message if checkout else None,
+        "status": "incomplete",
+        "cancel_at_period_end": False,
+        "started_at": state.started_at or state.as_of,
+        "created_at": utcnow(),
+    })
+    return _lock_gift(state.subscription_id)
+
+
+def _apply_details(gift: RecurringGift, state: SubscriptionState) -> None:
     gift.state_as_of = state.as_of
-    if gift.status != CANCELED and state.status:
-        gift.status = state.status  # canceled is final: no late event revives a gift
     if state.amount_cents is not None:
         gift.amount_cents = state.amount_cents
     if state.frequency:
@@ -360,8 +381,6 @@ def apply_subscription_state(state: SubscriptionState) -> RecurringGift:
         gift.ended_at = state.ended_at
     if state.cancel_reason and not gift.cancel_reason:
         gift.cancel_reason = state.cancel_reason
-    db.session.flush()
-    return gift
 
 
 def _lock_gift(subscription_id: str) -> RecurringGift | None:
@@ -370,18 +389,23 @@ def _lock_gift(subscription_id: str) -> RecurringGift | None:
         .with_for_update())
 
 
-def mark_past_due(gift: RecurringGift, as_of: datetime) -> None:
-    if gift.status == CANCELED or (gift.state_as_of and as_of < gift.state_as_of):
+def note_status(gift: RecurringGift, status: str, as_of: datetime) -> None:
+    """Set the gift's status from an event of time `as_of`, unless a newer one already did.
+    Canceled is final: no late event revives a gift."""
+    if gift.status == CANCELED:
         return
-    gift.status = PAST_DUE
-    gift.state_as_of = as_of
-    db.session.flush()
+    if gift.status_as_of is not None and as_of < gift.status_as_of:
+        return
+    gift.status = status
+    gift.status_as_of = as_of
 
 
 def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: int,
                            amount_cents: int, currency: str, failed_at: datetime,
                            update_card_link: str) -> bool:
-    """Record a failed charge once and e-mail the donor about it once. True if new."""
+    """Mark the gift past due, record the failed charge once and e-mail the donor about
+    it once. True if the failure is new."""
+    note_status(gift, PAST_DUE, failed_at)
     failure_id = insert_or_ignore(PaymentFailure, {
         "recurring_gift_id": gift.id,
         "stripe_invoice_id": invoice_id,
@@ -392,7 +416,6 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
     })
     if failure_id is None:
         return False
-    mark_past_due(gift, failed_at)
     queue_mail(gift.donor.email, "donations/payment_failed",
                _("Your recurring gift could not be charged"),
                gift=gift, link=update_card_link)
@@ -541,3 +564,8 @@ def attach_payment_intent(invoice_id: str, payment_intent_id: str) -> None:
     if donation is not None and donation.stripe_payment_intent_id is None:
         donation.stripe_payment_intent_id = payment_intent_id
         db.session.flush()
+
+
+def recurring_gift_exists(subscription_id: str) -> bool:
+    return db.session.scalar(select(func.count()).select_from(RecurringGift).where(
+        RecurringGift.stripe_subscription_id == subscription_id)) > 0

@@ -96,7 +96,7 @@ class StripeGateway:
 
     def change_amount(self, gift: RecurringGift, amount_cents: int) -> None:
         subscription = self._call(self.client.v1.subscriptions.retrieve,
-                                  gift.stripe_subscription_id)
+                                  gift.stripe_subscription_id).to_dict()
         item = subscription["items"]["data"][0]
         self._call(self.client.v1.subscriptions.update, gift.stripe_subscription_id, {
             "items": [{"id": item["id"], "price_data": {
@@ -114,7 +114,7 @@ class StripeGateway:
 
     def payment_intent_for_invoice(self, invoice_id: str) -> str | None:
         payments = self._call(self.client.v1.invoice_payments.list, {"invoice": invoice_id})
-        for payment in payments.data:
+        for payment in payments.to_dict()["data"]:
             if payment["payment"].get("payment_intent"):
                 return payment["payment"]["payment_intent"]
         return None
@@ -122,11 +122,12 @@ class StripeGateway:
     def invoice_for_payment_intent(self, payment_intent_id: str) -> str | None:
         payments = self._call(self.client.v1.invoice_payments.list, {
             "payment": {"type": "payment_intent", "payment_intent": payment_intent_id}})
-        return payments.data[0]["invoice"] if payments.data else None
+        data = payments.to_dict()["data"]
+        return data[0]["invoice"] if data else None
 
     def customer_email(self, customer_id: str) -> str | None:
         customer = self._call(self.client.v1.customers.retrieve, customer_id)
-        return customer.get("email")
+        return customer.to_dict().get("email")
 
     def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]:
         events = self._call(self.client.v1.events.list,

@@ -40,6 +40,16 @@ def _id(value: str | dict | None) -> str | None:
     return value
 
 
+def _email_if_unknown(customer_id: str | None, gift_public_id: str | None,
+                     subscription_id: str, gateway: Gateway) -> str | None:
+    """Ask Stripe for the customer's e-mail only when nothing we hold names the donor
+    (an event about a subscription that arrives before its checkout)."""
+    if donations.recurring_gift_exists(subscription_id) \
+            or donations.knows_donor(customer_id, gift_public_id) or not customer_id:
+        return None
+    return gateway.customer_email(customer_id)
+
+
 # Checkout ---------------------------------------------------------------------------------
 
 def on_checkout_completed(session: StripeObject, as_of: datetime, gateway: Gateway) -> str:
@@ -114,15 +124,13 @@ def _subscription_details(invoice: StripeObject) -> tuple[str | None, dict]:
 
 def _gift_for_invoice(invoice: StripeObject, as_of: datetime, gateway: Gateway):
     subscription_id, metadata = _subscription_details(invoice)
-    email = invoice.get("customer_email")
     customer_id = _id(invoice.get("customer"))
-    if not email and customer_id:
-        email = gateway.customer_email(customer_id)
     return donations.apply_subscription_state(donations.SubscriptionState(
         subscription_id=subscription_id,
         as_of=as_of,
         customer_id=customer_id,
-        email=email,
+        email=invoice.get("customer_email")
+        or _email_if_unknown(customer_id, metadata.get("gift"), subscription_id, gateway),
         gift_public_id=metadata.get("gift"),
         amount_cents=invoice.get("amount_due"),
         currency=invoice.get("currency"),
@@ -156,7 +164,7 @@ def on_invoice_paid(invoice: StripeObject, as_of: datetime, gateway: Gateway) ->
         invoice_id=invoice["id"],
         payment_intent_id=_invoice_payment_intent(invoice, gateway),
         subscription_id=subscription_id,
-    ), gift)
+    ), gift, as_of)
     return PROCESSED
 
 
@@ -191,11 +199,15 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
     unit_amount = price.get("unit_amount")
     details = subscription.get("cancellation_details") or {}
     ended = subscription.get("status") == donations.CANCELED
+    customer_id = _id(subscription.get("customer"))
     donations.apply_subscription_state(donations.SubscriptionState(
         subscription_id=subscription["id"],
         as_of=as_of,
-        customer_id=_id(subscription.get("customer")),
+        customer_id=customer_id,
+        email=_email_if_unknown(customer_id, metadata.get("gift"), subscription["id"],
+                                gateway),
         gift_public_id=metadata.get("gift"),
+        started_at=timestamp(subscription.get("start_date")),
         status=subscription.get("status"),
         amount_cents=unit_amount * (item.get("quantity") or 1) if unit_amount else None,
         currency=subscription.get("currency"),

@@ -6,15 +6,11 @@ turns the skip into a failure."""
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from membership import create_app
-from membership.extensions import db
-from tests.conftest import app_config
+from tests.conftest import serving
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -43,18 +39,8 @@ def browser():
 @pytest.fixture
 def live_server(app, database_url):
     """The app served over real HTTP by a second app instance on the same database."""
-    server = make_server("127.0.0.1", 0, None, threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    served = create_app(app_config(database_url, SERVER_NAME=f"127.0.0.1:{server.server_port}",
-                                   RATELIMIT_ENABLED=False))
-    server.app = served
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base_url
-    server.shutdown()
-    thread.join(timeout=5)
-    with served.app_context():
-        db.engine.dispose()
+    with serving(database_url, RATELIMIT_ENABLED=False) as base_url:
+        yield base_url
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """donations, recurring gifts and stripe events
 
-Revision ID: b7abaea20550
+Revision ID: 6270b10d82a2
 Revises: a31f2f33657f
-Create Date: 2026-11-24 19:24:10.468124
+Create Date: 2026-11-24 19:29:33.415279
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'b7abaea20550'
+revision = '6270b10d82a2'
 down_revision = 'a31f2f33657f'
 branch_labels = None
 depends_on = None
@@ -102,6 +102,7 @@ def upgrade():
     sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cancel_reason', sa.Text(), nullable=True),
     sa.Column('state_as_of', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('status_as_of', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('amount_cents', sa.Integer(), nullable=False),
     sa.Column('fee_cents', sa.Integer(), nullable=False),

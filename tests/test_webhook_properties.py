@@ -1,0 +1,180 @@
+"""Property: whatever the order and however often Stripe delivers a scenario's events, the
+final state equals the one of delivering each event once, in order."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from membership.donations.models import ChargeState, Donation, Donor, PaymentFailure, RecurringGift
+from membership.extensions import db
+from membership.mail.models import OutboxMessage
+from tests import stripe_payloads as sp
+from tests.conftest import empty_database
+
+
+@pytest.fixture
+def app_overrides(stripe_settings):
+    return stripe_settings
+
+
+class Timeline:
+    """Events of a scenario with strictly increasing `created` times."""
+
+    def __init__(self):
+        self.start = int(time.time()) - 10_000
+        self.events: list[dict] = []
+
+    def add(self, event_type: str, obj: dict) -> None:
+        created = self.start + len(self.events) * 7
+        self.events.append(sp.event(event_type, obj, created))
+
+
+@st.composite
+def one_time_gift(draw, timeline: Timeline, fake, n: int) -> None:
+    email = f"once{n}@example.org"
+    amount = draw(st.sampled_from([1000, 3600, 25000]))
+    session = sp.checkout_session(amount=amount, email=email,
+                                  payment_status=draw(st.sampled_from(["paid", "unpaid"])))
+    timeline.add("checkout.session.completed", session)
+    if session["payment_status"] == "unpaid":
+        timeline.add("checkout.session.async_payment_succeeded",
+                     {**session, "payment_status": "paid"})
+    charge_id = sp.fresh_id("ch")
+    pi = session["payment_intent"]
+    for refunded in sorted(draw(st.lists(st.sampled_from([500, amount // 2, amount]),
+                                         max_size=2, unique=True))):
+        timeline.add("charge.refunded", sp.charge(payment_intent=pi, amount=amount,
+                                                  amount_refunded=refunded,
+                                                  charge_id=charge_id))
+    outcome = draw(st.sampled_from([None, "won", "lost"]))
+    if outcome:
+        timeline.add("charge.dispute.created", sp.dispute(charge_id=charge_id,
+                                                          payment_intent=pi, amount=amount))
+        timeline.add("charge.dispute.closed", sp.dispute(charge_id=charge_id, payment_intent=pi,
+                                                         amount=amount, status=outcome))
+
+
+@st.composite
+def recurring_gift(draw, timeline: Timeline, fake, n: int) -> None:
+    email = f"monthly{n}@example.org"
+    customer, sub_id = sp.fresh_id("cus"), sp.fresh_id("sub")
+    fake.customers[customer] = email
+    yearly = draw(st.booleans())
+    metadata = sp.YEARLY if yearly else sp.MONTHLY
+    interval = "year" if yearly else "month"
+    amount = draw(st.sampled_from([1000, 1800, 3600]))
+
+    def sub(status="active", **changes):
+        return sp.subscription(sub_id, customer=customer, status=status, metadata=metadata,
+                               interval=interval, amount=changes.pop("amount", amount),
+                               **changes)
+
+    def inv(reason, paid=True, attempt=1, invoice_id=None):
+        obj = sp.invoice(subscription_id=sub_id, customer=customer, amount=amount,
+                         billing_reason=reason, paid=paid, metadata=metadata, email=email,
+                         attempt_count=attempt, invoice_id=invoice_id)
+        fake.invoice_payments[obj["id"]] = f"pi_for_{obj['id']}"
+        return obj
+
+    timeline.add("customer.subscription.created", sub("incomplete"))
+    timeline.add("checkout.session.completed", sp.checkout_session(
+        mode="subscription", subscription=sub_id, customer=customer, amount=amount,
+        email=email, metadata=metadata))
+    timeline.add("invoice.paid", inv("subscription_create"))
+    timeline.add("customer.subscription.updated", sub())
+    for _ in range(draw(st.integers(0, 2))):
+        timeline.add("invoice.paid", inv("subscription_cycle"))
+    if draw(st.booleans()):
+        failed = inv("subscription_cycle", paid=False)
+        timeline.add("invoice.payment_failed", failed)
+        timeline.add("customer.subscription.updated", sub("past_due"))
+        if draw(st.booleans()):
+            timeline.add("invoice.paid", {**failed, "amount_paid": amount, "status": "paid",
+                                          "attempt_count": 2})
+            timeline.add("customer.subscription.updated", sub())
+    if draw(st.booleans()):
+        amount = draw(st.sampled_from([2500, 5000]))
+        timeline.add("customer.subscription.updated", sub(amount=amount))
+    if draw(st.booleans()):
+        timeline.add("customer.subscription.deleted", sub("canceled", comment="Budget"))
+
+
+@st.composite
+def deliveries(draw, fake):
+    timeline = Timeline()
+    for n in range(draw(st.integers(0, 2))):
+        draw(one_time_gift(timeline, fake, n))
+    for n in range(draw(st.integers(1 if not timeline.events else 0, 2))):
+        draw(recurring_gift(timeline, fake, n))
+    in_order = list(timeline.events)
+    shuffled = draw(st.permutations(in_order))
+    repeats = draw(st.lists(st.sampled_from(in_order), max_size=6))
+    for repeat in repeats:
+        shuffled.insert(draw(st.integers(0, len(shuffled))), repeat)
+    return in_order, shuffled
+
+
+def deliver(client, app, events: list[dict]) -> None:
+    """Deliver like Stripe: an event answered with an error comes again later."""
+    pending = list(events)
+    for _ in range(4):
+        retry = []
+        for evt in pending:
+            status = sp.post_event(client, app, evt).status_code
+            assert status != 400
+            if status != 200:
+                retry.append(evt)
+        if not retry:
+            return
+        pending = retry
+    raise AssertionError(f"events never applied: {[e['type'] for e in pending]}")
+
+
+def snapshot() -> dict:
+    db.session.rollback()
+    donations = db.session.scalars(select(Donation)).all()
+    gifts = db.session.scalars(select(RecurringGift)).all()
+    return {
+        "donations": sorted(
+            (d.stripe_checkout_session_id or "", d.stripe_invoice_id or "",
+             d.stripe_payment_intent_id or "", d.amount_cents, d.refunded_cents, d.status,
+             d.dispute_status or "", d.frequency, d.donor.email, d.created_at.isoformat(),
+             d.recurring_gift.stripe_subscription_id if d.recurring_gift else "")
+            for d in donations),
+        "gifts": sorted(
+            (g.stripe_subscription_id, g.status, g.amount_cents, g.frequency,
+             g.cancel_at_period_end, str(g.current_period_end), str(g.ended_at),
+             g.cancel_reason or "", g.started_at.isoformat(), g.donor.email)
+            for g in gifts),
+        "failures": sorted((f.stripe_invoice_id, f.attempt_count)
+                           for f in db.session.scalars(select(PaymentFailure))),
+        "donors": sorted((d.email, d.stripe_customer_id or "")
+                         for d in db.session.scalars(select(Donor))),
+        "mails": sorted(Counter((m.recipient, m.template) for m in
+                                db.session.scalars(select(OutboxMessage))).items()),
+        "charges": sorted((c.stripe_charge_id, c.amount_refunded, c.dispute_status or "")
+                          for c in db.session.scalars(select(ChargeState))),
+    }
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_any_order_and_repetition_reach_the_in_order_state(app, client, fake_stripe, data):
+    in_order, shuffled = data.draw(deliveries(fake_stripe))
+    try:
+        deliver(client, app, in_order)
+        expected = snapshot()
+        empty_database()
+        deliver(client, app, shuffled)
+        assert snapshot() == expected
+        assert expected["donations"], "every scenario records at least one gift"
+    finally:
+        empty_database()
