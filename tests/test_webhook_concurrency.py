@@ -1,0 +1,91 @@
+"""The same events posted by several threads at once through a real threaded server:
+exactly one effect each (run on PostgreSQL by CI, and on SQLite)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from membership.donations.models import Donation, Donor, PaymentFailure, RecurringGift
+from membership.extensions import db
+from membership.mail.models import OutboxMessage
+from membership.payments.models import StripeEvent
+from tests import stripe_payloads as sp
+from tests.conftest import serving
+
+THREADS = 8
+
+
+@pytest.fixture
+def app_overrides(stripe_settings):
+    return stripe_settings
+
+
+def post(url: str, body: bytes, signature: str) -> int:
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "Stripe-Signature": signature})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_concurrent_duplicate_deliveries_have_exactly_one_effect(app, database_url,
+                                                                 stripe_settings, fake_stripe):
+    secret = app.config["STRIPE_WEBHOOK_SECRET"]
+    customer, sub_id = sp.fresh_id("cus"), sp.fresh_id("sub")
+    fake_stripe.customers[customer] = "monthly@example.org"
+    events = [sp.event("checkout.session.completed",
+                       sp.checkout_session(amount=1000 + n, email=f"donor{n % 3}@example.org"))
+              for n in range(6)]
+    renewal_failure = sp.invoice(subscription_id=sub_id, customer=customer, paid=False,
+                                 email="monthly@example.org")
+    events += [
+        sp.event("customer.subscription.created", sp.subscription(sub_id, customer=customer)),
+        sp.event("invoice.paid", sp.invoice(subscription_id=sub_id, customer=customer,
+                                            email="monthly@example.org",
+                                            billing_reason="subscription_create")),
+        sp.event("invoice.payment_failed", renewal_failure),
+    ]
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    with serving(database_url, RATELIMIT_ENABLED=False, **stripe_settings) as base_url:
+        for evt in events:
+            body = json.dumps(evt).encode()
+            signature = sp.sign(body.decode(), secret)
+            barrier = threading.Barrier(THREADS)
+
+            def deliver(body=body, signature=signature, barrier=barrier):
+                barrier.wait()
+                status = post(f"{base_url}/stripe/webhook", body, signature)
+                with lock:
+                    statuses[status] += 1
+
+            threads = [threading.Thread(target=deliver) for _ in range(THREADS)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+
+    assert statuses == {200: THREADS * len(events)}
+    db.session.rollback()
+
+    def count(model):
+        return db.session.scalar(select(func.count()).select_from(model))
+
+    assert count(StripeEvent) == len(events)
+    assert count(Donation) == 7
+    assert count(RecurringGift) == 1
+    assert count(PaymentFailure) == 1
+    assert count(Donor) == 4
+    templates = Counter(db.session.scalars(select(OutboxMessage.template)))
+    assert templates == {"donations/thank_you": 7, "donations/payment_failed": 1}
+    assert set(db.session.scalars(select(StripeEvent.status))) == {"processed"}
