@@ -15,6 +15,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from membership.donations.models import FREQUENCIES
@@ -47,7 +48,7 @@ class DonateForm(FlaskForm):
     )
     frequency = RadioField(
         _l("How often"),
-        choices=[(value, FREQUENCY_LABELS[value]) for value in FREQUENCIES],
+        choices=[SelectChoice(value, FREQUENCY_LABELS[value]) for value in FREQUENCIES],
         default="once",
         validators=[DataRequired()],
     )
@@ -66,7 +67,8 @@ class DonateForm(FlaskForm):
     anonymous = BooleanField(_l("Keep my name off the public supporters list"))
     dedication_kind = SelectField(
         _l("Dedicate this gift"),
-        choices=[("honor", _l("In honor of")), ("memory", _l("In memory of"))],
+        choices=[SelectChoice("honor", _l("In honor of")),
+                 SelectChoice("memory", _l("In memory of"))],
         default="honor",
     )
     dedication = StringField(_l("Name of the person"), validators=[Optional(), Length(max=200)])
@@ -80,14 +82,14 @@ class DonateForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.currency.choices = [(code, code.upper())
-                                 for code in current_app.config["DONATION_CURRENCIES"]]
+        currencies = current_app.config["DONATION_CURRENCIES"]
+        self.currency.choices = [SelectChoice(code, code.upper()) for code in currencies]
         if not self.currency.data:
-            self.currency.data = self.currency.choices[0][0]
+            self.currency.data = currencies[0]
 
     def validate_amount(self, field) -> None:
-        currency = self.currency.data if self.currency.data in dict(self.currency.choices) \
-            else current_app.config["DONATION_CURRENCIES"][0]
+        currencies = current_app.config["DONATION_CURRENCIES"]
+        currency = self.currency.data if self.currency.data in currencies else currencies[0]
         try:
             self.amount_cents = check_amount(field.data, currency)
         except AmountError as error:

@@ -236,9 +236,9 @@ def complete_checkout(checkout: Checkout, action: str) -> None:
                                  checkout.amount_cents, checkout.currency, metadata,
                                  "subscription_cycle", paid=False)
         events += [
-            event("invoice.payment_failed", renewal, now + 1),
+            event("invoice.payment_failed", renewal, now),
             event("customer.subscription.updated", {**subscription, "status": "past_due"},
-                  now + 1),
+                  now),
         ]
     deliver(events)
 

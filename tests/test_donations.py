@@ -1,0 +1,278 @@
+"""The gift form, the sandbox checkout and the donor's giving page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from membership.donations.models import Checkout, Donation, Donor, RecurringGift
+from membership.extensions import db
+from tests.builders import last_link, outbox
+from tests.conftest import Browserless
+
+GUEST = {"email": "guest@example.org", "currency": "usd", "frequency": "once", "amount": "36"}
+
+
+def count(model) -> int:
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def give(forms: Browserless, **fields):
+    return forms.post("/donate", {**GUEST, **fields})
+
+
+def pay(forms: Browserless, response, action: str = "pay"):
+    """Follow the sandbox checkout page and press one of its buttons."""
+    checkout_url = response.headers["Location"]
+    return forms.post(checkout_url, {"action": action})
+
+
+# The form --------------------------------------------------------------------------------------
+
+def test_donate_page_preselects_from_the_query_string(client):
+    page = client.get("/donate?amount=100&frequency=monthly&campaign=20th-anniversary")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'value="100"' in html
+    assert re.search(r'value="monthly"[^>]*checked|checked[^>]*value="monthly"', html)
+    assert 'name="campaign" value="20th-anniversary"' in html
+    assert "Adds $3.30 to your gift." in html  # the exact fee, before submitting
+
+
+def test_donate_page_shows_suggested_amounts_as_links_that_work_without_javascript(client):
+    html = client.get("/donate").get_data(as_text=True)
+    for amount in ("36", "100", "250"):
+        assert f"/donate?amount={amount}&amp;frequency=once" in html
+    assert "/donate?amount=18&amp;frequency=monthly" in html
+
+
+def test_signed_in_reader_has_the_email_prefilled(client, forms, reader):
+    forms.login("reader@example.org", "a sturdy passphrase")
+    html = client.get("/donate").get_data(as_text=True)
+    assert 'value="reader@example.org"' in html
+
+
+def test_valid_gift_records_a_pending_checkout_and_redirects_303_to_the_gateway(forms):
+    response = give(forms, amount=" 1,000.50 ", cover_fees="y", anonymous="y",
+                    dedication="Grandma Leila", dedication_kind="memory",
+                    dedication_message="She read every dispatch.", name="Omar")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/sandbox/checkout/cs_test_sbx_")
+    checkout = db.session.scalar(select(Checkout))
+    assert checkout.status == "pending"
+    assert checkout.fee_cents == 3020 and checkout.amount_cents == 100050 + 3020
+    assert checkout.anonymous and checkout.dedication_kind == "memory"
+    assert checkout.dedication_name == "Grandma Leila"
+    assert checkout.donor.email == "guest@example.org" and checkout.donor.name == "Omar"
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"amount": ""}, "Please enter an amount."),
+    ({"amount": "0"}, "more than zero"),
+    ({"amount": "-10"}, "as a number"),
+    ({"amount": "ten"}, "as a number"),
+    ({"amount": "1e3"}, "as a number"),
+    ({"amount": "10.555"}, "at most 2 decimals"),
+    ({"amount": "0.99"}, "The smallest gift we can accept is $1."),
+    ({"amount": "25000.01"}, "For gifts above $25,000"),
+    ({"email": "not-an-address"}, "Invalid email address"),
+    ({"email": ""}, "This field is required"),
+    ({"frequency": "weekly"}, "Not a valid choice"),
+    ({"currency": "eur"}, "Not a valid choice"),
+    ({"campaign": "../../etc"}, "This campaign does not exist."),
+    ({"website": "http://spam.example"}, "Please leave this field empty."),
+])
+def test_bad_gift_input_is_refused_next_to_the_field_and_nothing_is_recorded(
+        forms, fields, message):
+    response = give(forms, **fields)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert count(Checkout) == 0
+    assert count(Donor) == 0
+
+
+def test_zero_decimal_currency(app_with_currencies):
+    forms = Browserless(app_with_currencies.test_client())
+    response = forms.post("/donate", {**GUEST, "currency": "jpy", "amount": "5000"})
+    assert response.status_code == 303
+    checkout = db.session.scalar(select(Checkout))
+    assert (checkout.amount_cents, checkout.currency) == (5000, "jpy")
+    response = forms.post("/donate", {**GUEST, "currency": "jpy", "amount": "5000.5"})
+    assert response.status_code == 422
+    assert "JPY amounts have no decimals" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def app_with_currencies(app):
+    app.config["DONATION_CURRENCIES"] = ["usd", "jpy"]
+    return app
+
+
+def test_gift_posts_are_rate_limited_per_address(app, forms):
+    app.config["RATELIMIT_DONATE_PER_IP"] = "2 per minute"
+    statuses = [give(forms).status_code for _ in range(3)]
+    assert statuses == [303, 303, 429]
+
+
+# The sandbox checkout ---------------------------------------------------------------------------
+
+def test_sandbox_pay_confirms_the_gift(client, forms):
+    response = give(forms, amount="36")
+    thank_you = client.get(response.headers["Location"].replace("/sandbox/checkout/", "/x/"))
+    assert thank_you.status_code == 404  # unknown pages stay unknown
+    checkout = db.session.scalar(select(Checkout))
+    processing = client.get(f"/donate/thank-you?gift={checkout.public_id}")
+    assert "We are confirming your gift" in processing.get_data(as_text=True)
+    assert 'http-equiv="refresh"' in processing.get_data(as_text=True)
+
+    paid = pay(forms, response)
+    assert paid.status_code == 302
+    confirmed = client.get(paid.headers["Location"]).get_data(as_text=True)
+    assert "Your gift of $36 is confirmed." in confirmed
+    assert 'http-equiv="refresh"' not in confirmed
+    [donation] = db.session.scalars(select(Donation)).all()
+    assert (donation.amount_cents, donation.frequency, donation.status) == (3600, "once",
+                                                                           "succeeded")
+    assert [m.template for m in outbox("guest@example.org")] == ["donations/thank_you"]
+
+
+def test_sandbox_decline_keeps_the_donor_on_the_payment_page(forms):
+    declined = pay(forms, give(forms), action="decline")
+    assert declined.status_code == 402
+    assert "Your card was declined" in declined.get_data(as_text=True)
+    assert count(Donation) == 0
+
+
+def test_unknown_thank_you_page_is_404(client):
+    assert client.get("/donate/thank-you?gift=nope").status_code == 404
+
+
+# The giving page -------------------------------------------------------------------------------
+
+def test_guest_gifts_appear_once_the_reader_verifies_that_address(client, forms):
+    pay(forms, give(forms, email="Layla@Example.org"))
+    forms.post("/account/signup", {"email": "layla@example.org",
+                                   "password": "olive trees in the spring"})
+    assert "No gifts yet" in client.get("/account/giving").get_data(as_text=True)
+    client.get(last_link("layla@example.org"))
+    page = client.get("/account/giving").get_data(as_text=True)
+    assert "$36" in page and "succeeded" in page
+
+
+def test_receipts_are_visible_to_their_donor_only(app, client, forms, reader):
+    pay(forms, give(forms, email="reader@example.org", amount="50"))
+    donation = db.session.scalar(select(Donation))
+    forms.login("reader@example.org", "a sturdy passphrase")
+    receipt = client.get(f"/account/giving/{donation.id}/receipt")
+    html = receipt.get_data(as_text=True)
+    assert receipt.status_code == 200
+    assert "No goods or services were provided" in html
+    assert app.config["ORGANIZATION_TAX_ID"] in html and donation.stripe_id in html
+
+    other = app.test_client()
+    Browserless(other).post("/account/signup", {"email": "other@example.org",
+                                                "password": "someone else entirely"})
+    assert other.get(f"/account/giving/{donation.id}/receipt").status_code == 404
+    assert other.get(f"/account/giving/{donation.id + 1}/receipt").status_code == 404
+
+
+def test_receipt_link_in_the_thank_you_mail_works_without_logging_in(app, forms):
+    pay(forms, give(forms))
+    anonymous = app.test_client()
+    assert anonymous.get(last_link("guest@example.org")).status_code == 200
+    assert anonymous.get("/donate/receipt/forged-token").status_code == 404
+
+
+def test_yearly_statement_totals_net_of_refunds(client, forms, reader):
+    from membership.donations.services import apply_charge_state
+    from membership.types import utcnow
+
+    for amount in ("50", "25"):
+        pay(forms, give(forms, email="reader@example.org", amount=amount))
+    first = db.session.scalars(select(Donation).order_by(Donation.id)).first()
+    apply_charge_state("ch_refund", first.stripe_payment_intent_id, utcnow(),
+                       amount_refunded=1000)
+    db.session.commit()
+    forms.login("reader@example.org", "a sturdy passphrase")
+    year = first.created_at.year
+    html = client.get(f"/account/giving/statement/{year}").get_data(as_text=True)
+    assert "$65" in html  # 50 + 25 - 10 refunded
+    assert client.get(f"/account/giving/statement/{year - 5}").status_code == 404
+
+
+# Recurring gifts in the sandbox -----------------------------------------------------------------
+
+@pytest.fixture
+def monthly_reader(forms, reader):
+    pay(forms, give(forms, email="reader@example.org", amount="18", frequency="monthly",
+                    cover_fees="y"), action="pay_then_fail")
+    forms.login("reader@example.org", "a sturdy passphrase")
+    db.session.rollback()
+    return db.session.scalar(select(RecurringGift))
+
+
+def test_pay_then_fail_renewal_leaves_the_gift_past_due(client, monthly_reader):
+    assert monthly_reader.status == "past_due"
+    assert monthly_reader.amount_cents == 1885 and monthly_reader.fee_cents == 85
+    page = client.get("/account/giving").get_data(as_text=True)
+    assert "past due" in page and "update your card" in page
+    assert [m.template for m in outbox("reader@example.org")] == [
+        "donations/thank_you", "donations/payment_failed"]
+
+
+def test_updating_the_card_recovers_a_past_due_gift(client, forms, monthly_reader):
+    response = forms.post(f"/account/giving/recurring/{monthly_reader.id}/card",
+                          page="/account/giving")
+    assert response.status_code == 303
+    forms.post(response.headers["Location"], {"action": "update_card"})
+    db.session.rollback()
+    assert db.session.get(RecurringGift, monthly_reader.id).status == "active"
+    assert count(Donation) == 2
+
+
+def test_changing_the_amount_is_recorded_from_the_webhook(forms, monthly_reader):
+    forms.post(f"/account/giving/recurring/{monthly_reader.id}/amount", {"amount": "25"},
+               page="/account/giving")
+    db.session.rollback()
+    assert db.session.get(RecurringGift, monthly_reader.id).amount_cents == 2500
+
+
+def test_canceling_stores_the_reason_and_ends_the_gift(client, forms, monthly_reader):
+    forms.post(f"/account/giving/recurring/{monthly_reader.id}/cancel",
+               {"reason": "Supporting another newsroom"}, page="/account/giving")
+    db.session.rollback()
+    gift = db.session.get(RecurringGift, monthly_reader.id)
+    assert gift.status == "canceled" and gift.ended_at is not None
+    assert gift.cancel_reason == "Supporting another newsroom"
+    assert "Ended on" in client.get("/account/giving").get_data(as_text=True)
+
+
+def test_readers_cannot_manage_someone_elses_gift(app, monthly_reader):
+    other = app.test_client()
+    forms = Browserless(other)
+    forms.post("/account/signup", {"email": "other@example.org",
+                                   "password": "someone else entirely"})
+    response = forms.post(f"/account/giving/recurring/{monthly_reader.id}/cancel",
+                          {"reason": "x"}, page="/account")
+    assert response.status_code == 404
+    db.session.rollback()
+    assert db.session.get(RecurringGift, monthly_reader.id).status == "past_due"
+
+
+# Account deletion and data export ---------------------------------------------------------------
+
+def test_deleting_the_account_keeps_anonymized_gifts(client, forms, reader):
+    pay(forms, give(forms, email="reader@example.org", dedication="Aunt Mina"))
+    forms.login("reader@example.org", "a sturdy passphrase")
+    export = client.get("/account/export.json").get_json()
+    assert export["gifts"][0]["amount_cents"] == 3600
+    forms.post("/account/delete", {"password": "a sturdy passphrase", "confirm": "y"},
+               page="/account")
+    db.session.rollback()
+    donation = db.session.scalar(select(Donation))
+    assert donation.amount_cents == 3600
+    assert donation.donor.email.endswith("@anonymized.invalid")
+    assert donation.donor.user_id is None and donation.dedication_name is None
