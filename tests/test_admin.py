@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import pytest
+
 from membership.accounts.models import User
 from membership.extensions import db
 from membership.mail.services import queue_mail
+from tests import stripe_payloads as sp
+from tests.test_webhooks import failing_inserts
 
 
 def admin_get_urls(app) -> list[str]:
@@ -79,3 +83,50 @@ def test_seed_demo_is_idempotent_and_prints_the_staff_login(app):
         assert result.exit_code == 0, result.output
     assert "staff@example.org" in result.output
     assert db.session.query(User).filter_by(is_staff=True).count() == 1
+
+
+# Stripe's event log ------------------------------------------------------------------------------
+
+@pytest.fixture
+def failed_event(app, client):
+    """A donation event whose first delivery failed inside the database."""
+    evt = sp.event("checkout.session.completed", sp.checkout_session(amount=4200))
+    with failing_inserts("donations"):
+        assert sp.post_event(client, app, evt).status_code == 500
+    other = sp.event("customer.created", {"id": "cus_1"})
+    sp.post_event(client, app, other)
+    evt["other_id"] = other["id"]
+    return evt
+
+
+def test_staff_filter_the_event_log(client, forms, staff, failed_event):
+    forms.login("editor@example.org", "another sturdy passphrase")
+    page = client.get("/admin/events").get_data(as_text=True)
+    assert failed_event["id"] in page and failed_event["other_id"] in page
+    page = client.get("/admin/events?status=failed").get_data(as_text=True)
+    assert failed_event["id"] in page and failed_event["other_id"] not in page
+    page = client.get("/admin/events?type=customer.created").get_data(as_text=True)
+    assert failed_event["id"] not in page
+    today = failed_event["created"]
+    from datetime import UTC, datetime
+
+    day = datetime.fromtimestamp(today, UTC).date()
+    assert failed_event["id"] in client.get(f"/admin/events?day={day}").get_data(as_text=True)
+    assert "No events match" in client.get("/admin/events?day=2001-01-01").get_data(
+        as_text=True)
+
+
+def test_staff_see_the_payload_and_error_and_replay_a_failed_event(client, forms, staff,
+                                                                   failed_event):
+    forms.login("editor@example.org", "another sturdy passphrase")
+    detail = client.get(f"/admin/events/{failed_event['id']}").get_data(as_text=True)
+    assert "injected failure writing donations" in detail
+    assert "&#34;amount_total&#34;: 4200" in detail or '"amount_total": 4200' in detail
+    response = forms.post(f"/admin/events/{failed_event['id']}/replay",
+                          page=f"/admin/events/{failed_event['id']}")
+    assert response.status_code == 302
+    db.session.rollback()
+    from membership.donations.models import Donation
+
+    assert db.session.query(Donation).count() == 1
+    assert client.get("/admin/events/evt_nope").status_code == 404

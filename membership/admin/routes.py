@@ -1,11 +1,18 @@
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+import json
+from datetime import UTC, datetime, time, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from membership.admin.access import staff_required
+from membership.admin.forms import EventFilterForm, ReplayForm
 from membership.extensions import db
 from membership.mail.models import OutboxMessage
+from membership.payments.models import StripeEvent
+from membership.payments.webhook import replay_event
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -35,3 +42,49 @@ def outbox():
 def outbox_message(message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
     return render_template("admin/outbox_message.html", message=message)
+
+
+# Stripe's event log -----------------------------------------------------------------------------
+
+@bp.get("/events")
+def events():
+    filters = EventFilterForm(request.args, meta={"csrf": False})
+    query = select(StripeEvent).order_by(StripeEvent.created.desc(), StripeEvent.id.desc())
+    if filters.validate():
+        if filters.type.data:
+            query = query.where(StripeEvent.type == filters.type.data)
+        if filters.status.data:
+            query = query.where(StripeEvent.status == filters.status.data)
+        if filters.day.data:
+            start = datetime.combine(filters.day.data, time.min, UTC)
+            query = query.where(StripeEvent.created >= start,
+                                StripeEvent.created < start + timedelta(days=1))
+    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=50,
+                       error_out=False)
+    types = db.session.scalars(select(StripeEvent.type).distinct().order_by(StripeEvent.type))
+    pager_args = {key: value for key, value in request.args.items() if key != "page"}
+    return render_template("admin/events.html", page=page, filters=filters, types=list(types),
+                           pager_args=pager_args)
+
+
+@bp.get("/events/<stripe_id>")
+def event_detail(stripe_id: str):
+    event = db.first_or_404(select(StripeEvent).where(StripeEvent.stripe_id == stripe_id))
+    payload = json.dumps(json.loads(event.payload), indent=2, sort_keys=True)
+    return render_template("admin/event.html", event=event, payload=payload,
+                           replay_form=ReplayForm(formdata=None))
+
+
+@bp.post("/events/<stripe_id>/replay")
+def replay(stripe_id: str):
+    if not ReplayForm().validate_on_submit():
+        abort(400)
+    outcome = replay_event(stripe_id)
+    if outcome.http_status == 404:
+        abort(404)
+    if outcome.http_status == 200:
+        flash(_("Event %(id)s: %(status)s.", id=stripe_id,
+                status=outcome.body["status"].replace("_", " ")), "success")
+    else:
+        flash(_("Event %(id)s failed again; the error is shown below.", id=stripe_id), "error")
+    return redirect(url_for("admin.event_detail", stripe_id=stripe_id))

@@ -24,7 +24,8 @@ def reconcile(since: datetime) -> None:
     counts: Counter[str] = Counter()
     try:
         for event in payment_gateway().events_since(start):
-            outcome = ingest_event(event, json.dumps(event))
+            # Stripe's JSON carries decimals as strings; the library reads them as Decimal.
+            outcome = ingest_event(event, json.dumps(event, default=str))
             if outcome.http_status != 200:
                 counts["failed"] += 1
             elif outcome.body["status"] == ALREADY:
