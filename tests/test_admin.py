@@ -9,29 +9,36 @@ from tests import stripe_payloads as sp
 from tests.test_webhooks import failing_inserts
 
 
-def admin_get_urls(app) -> list[str]:
-    """Every GET URL under /admin, built with 1 for each argument."""
+def admin_routes(app) -> list[tuple[str, str]]:
+    """Every (method, URL) under /admin, built with 1 for each argument."""
     adapter = app.url_map.bind("membership.test")
-    urls = [
-        adapter.build(rule.endpoint, dict.fromkeys(rule.arguments, 1))
-        for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/admin") and "GET" in rule.methods
+    routes = [
+        (method, adapter.build(rule.endpoint, dict.fromkeys(rule.arguments, 1)))
+        for rule in app.url_map.iter_rules() if rule.rule.startswith("/admin")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
     ]
-    assert len(urls) >= 3, "the admin routes were not found"
-    return urls
+    assert len(routes) >= 6, "the admin routes were not found"
+    return routes
 
 
-def test_every_admin_page_sends_anonymous_visitors_to_log_in(app, client):
-    for url in admin_get_urls(app):
-        response = client.get(url)
-        assert response.status_code == 302, url
+def visit(forms, method: str, url: str):
+    if method == "GET":
+        return forms.client.get(url)
+    # A valid CSRF token, so that only the access rule can refuse the request.
+    return forms.post(url, page="/donate")
+
+
+def test_every_admin_route_sends_anonymous_visitors_to_log_in(app, forms):
+    for method, url in admin_routes(app):
+        response = visit(forms, method, url)
+        assert response.status_code == 302, (method, url)
         assert response.headers["Location"].startswith("/account/login?next="), url
 
 
-def test_every_admin_page_refuses_readers_who_are_not_staff(app, client, forms, reader):
+def test_every_admin_route_refuses_readers_who_are_not_staff(app, forms, reader):
     forms.login("reader@example.org", "a sturdy passphrase")
-    for url in admin_get_urls(app):
-        assert client.get(url).status_code == 403, url
+    for method, url in admin_routes(app):
+        assert visit(forms, method, url).status_code == 403, (method, url)
 
 
 def test_staff_see_the_admin_home(client, forms, staff):
