@@ -91,6 +91,10 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
         or ("" if production else "whsec_local_development_only"),
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE", ""),
         "PAYMENTS_GATEWAY": gateway,
+        # Seconds the sandbox waits before delivering its events, as Stripe does after the
+        # redirect (0: at once, before the redirect; what most tests want).
+        "SANDBOX_DELIVERY_DELAY": float(env.get("SANDBOX_DELIVERY_DELAY",
+                                                "1" if name == "development" else "0")),
         "DONATION_CURRENCIES": _csv(env.get("DONATION_CURRENCIES"), "usd"),
         "MAIL_URL": env.get("MAIL_URL", ""),
         "MAIL_FROM": env.get("MAIL_FROM", "Membership <members@localhost>"),

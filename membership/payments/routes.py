@@ -1,11 +1,22 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from membership.donations.gateway import GatewayError
-from membership.donations.models import Checkout, RecurringGift
+from membership.donations.models import Checkout
+from membership.donations.services import own_recurring_gift_or_none
 from membership.extensions import csrf, db, limiter
 from membership.payments import sandbox
 from membership.payments.forms import SandboxActionForm
@@ -46,10 +57,15 @@ def checkout(session_id: str):
         if action == sandbox.DECLINE:
             declined = True
         elif action in (sandbox.PAY, sandbox.PAY_THEN_FAIL):
-            try:
-                sandbox.complete_checkout(checkout, action)
-            except GatewayError as error:
-                flash(str(error), "error")
+            delay = current_app.config["SANDBOX_DELIVERY_DELAY"]
+            if delay:
+                sandbox.complete_later(current_app._get_current_object(), checkout.id, action,
+                                       delay, request.host_url)
+            else:
+                try:
+                    sandbox.complete_checkout(checkout, action)
+                except GatewayError as error:
+                    flash(str(error), "error")
             return redirect(url_for("donations.thank_you", gift=checkout.public_id))
         else:
             abort(400)
@@ -59,8 +75,11 @@ def checkout(session_id: str):
 
 
 @sandbox_bp.route("/update-card/<int:gift_id>", methods=["GET", "POST"])
+@login_required
 def update_card(gift_id: int):
-    gift = db.get_or_404(RecurringGift, gift_id)
+    gift = own_recurring_gift_or_none(current_user, gift_id)
+    if gift is None:
+        abort(404)
     form = SandboxActionForm()
     if form.validate_on_submit():
         if gift.status == "past_due":

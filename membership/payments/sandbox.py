@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import stripe
-from flask import current_app, url_for
+from flask import Flask, current_app, url_for
 
 from membership.donations.gateway import CheckoutSession, GatewayError
 from membership.donations.models import INTERVALS, ONCE, Checkout, RecurringGift
+from membership.extensions import db
 from membership.payments.gateway import donation_metadata
 
 PAY, DECLINE, PAY_THEN_FAIL = "pay", "decline", "pay_then_fail"
@@ -241,6 +243,24 @@ def complete_checkout(checkout: Checkout, action: str) -> None:
                   now),
         ]
     deliver(events)
+
+
+def complete_later(app: Flask, checkout_id: int, action: str, delay: float,
+                   base_url: str) -> None:
+    """Deliver the checkout's events from a background thread after `delay` seconds, so
+    the thank-you page shows "processing" first, as it does with Stripe."""
+
+    def run() -> None:
+        time.sleep(delay)
+        with app.test_request_context(base_url=base_url):
+            try:
+                complete_checkout(db.session.get(Checkout, checkout_id), action)
+            except GatewayError:
+                app.logger.exception("sandbox delivery failed")
+            finally:
+                db.session.remove()
+
+    threading.Thread(target=run, daemon=True).start()
 
 
 def pay_open_renewal(gift: RecurringGift) -> None:

@@ -39,7 +39,8 @@ def browser():
 @pytest.fixture
 def live_server(app, database_url):
     """The app served over real HTTP by a second app instance on the same database."""
-    with serving(database_url, RATELIMIT_ENABLED=False) as base_url:
+    # The sandbox answers after a second, as Stripe's webhooks come after the redirect.
+    with serving(database_url, RATELIMIT_ENABLED=False, SANDBOX_DELIVERY_DELAY=1.0) as base_url:
         yield base_url
 
 
