@@ -12,24 +12,12 @@ from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from membership.config import load_config
-from membership.extensions import babel, csrf, db, limiter, login_manager, migrate, talisman
+from membership.extensions import babel, csrf, db, limiter, login_manager, migrate
+from membership.security import register_security_headers
 from membership.sql import configure_sqlite
 from membership.types import render_migration_type
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-# Every asset is served by the app itself; no inline script or style is needed anywhere.
-CONTENT_SECURITY_POLICY = {
-    "default-src": "'self'",
-    "img-src": "'self' data:",
-    "script-src": "'self'",
-    "style-src": "'self'",
-    "form-action": "'self' https://checkout.stripe.com",
-    "frame-ancestors": "'none'",
-    "base-uri": "'self'",
-    "object-src": "'none'",
-}
-
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `config` overrides settings read from the environment (tests)."""
@@ -94,18 +82,7 @@ def register_extensions(app: Flask) -> None:
             return None
         return user
 
-    production = app.config["MEMBERSHIP_ENV"] == "production"
-    talisman.init_app(
-        app,
-        force_https=False,  # TLS ends at the proxy; HSTS below tells browsers to stay on it
-        strict_transport_security=production,
-        strict_transport_security_max_age=31536000,
-        session_cookie_secure=production,
-        session_cookie_http_only=True,
-        content_security_policy=CONTENT_SECURITY_POLICY,
-        frame_options="DENY",
-        referrer_policy="strict-origin-when-cross-origin",
-    )
+    register_security_headers(app)
 
 
 def register_domains(app: Flask) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -19,16 +21,23 @@ def insert_or_ignore(model: type, values: dict[str, Any],
     Returns the new row's id, or None when the row was already there. This is the
     database's own INSERT … ON CONFLICT DO NOTHING, so two concurrent callers can never
     both insert (unlike a check-then-insert)."""
-    dialect = db.session.get_bind().dialect.name
+    db.session.flush()  # rows this one may refer to must exist first
+    connection = db.session.connection()
+    statement = _insert_or_ignore_statement(connection.dialect.name, model.__table__,
+                                            tuple(conflict) if conflict else None)
+    return connection.execute(statement, values).scalar()
+
+
+@cache
+def _insert_or_ignore_statement(dialect: str, table, conflict: tuple[str, ...] | None):
+    # One statement per table, values bound at execution: SQLAlchemy compiles it once.
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    statement = (
-        insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
-        .returning(model.id)
-    )
-    return db.session.execute(statement).scalar()
+    return (insert(table).on_conflict_do_nothing(index_elements=conflict)
+            .returning(table.c.id))
 
 
 IMMEDIATE = {"sqlite_begin": "IMMEDIATE"}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def configure_sqlite(engine: Engine) -> None:
@@ -36,10 +45,11 @@ def configure_sqlite(engine: Engine) -> None:
 
     - Foreign keys are enforced (SQLite ignores them by default).
     - WAL lets readers go on while one process writes.
-    - SQLAlchemy, not the driver, starts transactions, so a unit of work that will write
-      can ask for `BEGIN IMMEDIATE` (`db.session.connection(execution_options=IMMEDIATE)`)
-      and wait for the write lock up front, instead of failing halfway when another
-      process wrote first."""
+    - SQLAlchemy, not the driver, starts transactions, so work that will write takes the
+      write lock up front with `BEGIN IMMEDIATE` and waits its turn (busy_timeout),
+      instead of failing halfway with "database is locked" when another process wrote
+      after it read: every transaction of a POST (or other unsafe) request does, and
+      other work asks for it with `db.session.connection(execution_options=IMMEDIATE)`."""
     if engine.dialect.name != "sqlite":
         return
 
@@ -56,4 +66,6 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         mode = connection.get_execution_options().get("sqlite_begin", "")
+        if not mode and has_request_context() and request.method not in SAFE_METHODS:
+            mode = "IMMEDIATE"
         connection.exec_driver_sql(f"BEGIN {mode}".strip())

@@ -49,13 +49,13 @@ def test_staff_see_the_admin_home(client, forms, staff):
 
 
 def test_staff_read_the_outbox(client, forms, staff):
-    message = queue_mail("someone@example.org", "accounts/email_changed", "Changed address",
-                         new_email="someone@example.org")
+    message_id = queue_mail("someone@example.org", "accounts/email_changed", "Changed address",
+                            new_email="someone@example.org")
     db.session.commit()
     forms.login("editor@example.org", "another sturdy passphrase")
     page = client.get("/admin/outbox").get_data(as_text=True)
     assert "someone@example.org" in page and "Changed address" in page
-    message_page = client.get(f"/admin/outbox/{message.id}").get_data(as_text=True)
+    message_page = client.get(f"/admin/outbox/{message_id}").get_data(as_text=True)
     assert "address of your Meridian News Agency account was changed to" in message_page
     assert client.get("/admin/outbox/999999").status_code == 404
 

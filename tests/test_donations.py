@@ -276,3 +276,21 @@ def test_deleting_the_account_keeps_anonymized_gifts(client, forms, reader):
     assert donation.amount_cents == 3600
     assert donation.donor.email.endswith("@anonymized.invalid")
     assert donation.donor.user_id is None and donation.dedication_name is None
+
+
+def test_the_anonymous_gift_form_is_served_from_cache_with_each_visitors_own_token(app):
+    first, second = app.test_client(), app.test_client()
+    pages = [client.get("/donate?amount=36").get_data(as_text=True) for client in (first, second)]
+    tokens = [re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+              for page in pages]
+    assert tokens[0] != tokens[1]
+    assert pages[0].replace(tokens[0], "") == pages[1].replace(tokens[1], "")
+    for client, token in zip((first, second), tokens, strict=True):
+        response = client.post("/donate", data={**GUEST, "csrf_token": token})
+        assert response.status_code == 303
+
+
+def test_a_signed_in_reader_never_gets_the_cached_form(client, forms, reader):
+    client.get("/donate")  # an anonymous render fills the cache
+    forms.login("reader@example.org", "a sturdy passphrase")
+    assert 'value="reader@example.org"' in client.get("/donate").get_data(as_text=True)

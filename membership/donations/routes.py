@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
+from cachetools import TTLCache
 from flask import (
     Blueprint,
     abort,
@@ -10,10 +12,12 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 
 from membership.donations import services
 from membership.donations.forms import (
@@ -64,9 +68,40 @@ def _fee_preview(form: DonateForm) -> str | None:
     return format_money(services.fee_for(amount_cents, form.currency.data), form.currency.data)
 
 
+# On appeal days most visitors are anonymous and see the same gift form but for their
+# CSRF token; it is rendered once per query string and the token filled in per request.
+CSRF_PLACEHOLDER = "__csrf_token_placeholder__"
+PAGE_CACHE_KEY = "donate_page_cache"
+
+
+@bp.record_once
+def _create_page_cache(state) -> None:
+    state.app.extensions[PAGE_CACHE_KEY] = (TTLCache(maxsize=256, ttl=60), threading.Lock())
+
+
+def _cacheable() -> bool:
+    return (request.method == "GET" and not current_user.is_authenticated
+            and not session.get("_flashes"))
+
+
+def _cached_page() -> str | None:
+    cache, lock = current_app.extensions[PAGE_CACHE_KEY]
+    with lock:
+        page = cache.get(request.full_path)
+    return page.replace(CSRF_PLACEHOLDER, generate_csrf()) if page else None
+
+
+def _remember_page(html: str, form: DonateForm) -> None:
+    cache, lock = current_app.extensions[PAGE_CACHE_KEY]
+    with lock:
+        cache[request.full_path] = html.replace(form.csrf_token.current_token, CSRF_PLACEHOLDER)
+
+
 @bp.route("/donate", methods=["GET", "POST"])
 @limiter.limit(_donate_limit, methods=["POST"])
 def donate():
+    if _cacheable() and (page := _cached_page()):
+        return page
     form = DonateForm()
     if request.method == "GET":
         _preselect(form)
@@ -104,10 +139,13 @@ def donate():
             db.session.commit()
             return redirect(session.url, code=303)
     status = INVALID if form.errors else 200
-    return render_template(
+    html = render_template(
         "donations/donate.html", form=form, fee_preview=_fee_preview(form),
         suggested=current_app.config["DONATION_SUGGESTED_AMOUNTS"],
-    ), status
+    )
+    if _cacheable():
+        _remember_page(html, form)
+    return html, status
 
 
 @bp.get("/donate/thank-you")

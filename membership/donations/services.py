@@ -51,18 +51,20 @@ OPEN_DISPUTE_STATES = ("warning_needs_response", "warning_under_review", "needs_
 # Donors ---------------------------------------------------------------------------------
 
 def get_or_create_donor(email: str, name: str = "") -> Donor:
-    """The donor for this e-mail, created if new (safe against concurrent creation)."""
+    """The donor for this e-mail, created if new (safe against concurrent creation).
+
+    A new donor whose address a reader has already verified joins that account at once;
+    later verifications link through `link_donor_to_account`."""
     email = normalize_email(email)
-    insert_or_ignore(Donor, {"email": email, "name": name.strip(), "created_at": utcnow()})
     donor = db.session.scalar(select(Donor).where(Donor.email == email))
+    if donor is None:
+        owner_id = db.session.scalar(
+            select(User.id).where(User.email == email, User.email_verified_at.is_not(None)))
+        insert_or_ignore(Donor, {"email": email, "name": name.strip(), "user_id": owner_id,
+                                 "created_at": utcnow()})
+        donor = db.session.scalar(select(Donor).where(Donor.email == email))
     if name.strip() and not donor.name:
         donor.name = name.strip()
-    if donor.user_id is None:
-        owner = db.session.scalar(
-            select(User).where(User.email == email, User.email_verified_at.is_not(None)))
-        if owner is not None:
-            donor.user_id = owner.id
-    db.session.flush()
     return donor
 
 
@@ -207,11 +209,11 @@ class NeedsDonor(LookupError):
 def _donor_for(payment: Payment, checkout: Checkout | None) -> Donor:
     if checkout is not None:
         donor = checkout.donor
+    elif payment.email:
+        donor = get_or_create_donor(payment.email, payment.name)
     elif payment.customer_id and (donor := db.session.scalar(
             select(Donor).where(Donor.stripe_customer_id == payment.customer_id))):
         pass
-    elif payment.email:
-        donor = get_or_create_donor(payment.email, payment.name)
     else:
         raise NeedsDonor(payment.customer_id or "no customer")
     if payment.customer_id and donor.stripe_customer_id is None:
@@ -219,8 +221,8 @@ def _donor_for(payment: Payment, checkout: Checkout | None) -> Donor:
     return donor
 
 
-def record_one_time_payment(payment: Payment) -> Donation | None:
-    """Record a paid one-time gift once; None if it was already recorded."""
+def record_one_time_payment(payment: Payment) -> int | None:
+    """Record a paid one-time gift once: its id, or None if it was already recorded."""
     checkout = checkout_by_public_id(payment.gift_public_id)
     donor = _donor_for(payment, checkout)
     details = _details(checkout, payment)
@@ -232,7 +234,7 @@ def record_one_time_payment(payment: Payment) -> Donation | None:
 
 
 def record_recurring_payment(payment: Payment, gift: RecurringGift,
-                             as_of: datetime) -> Donation | None:
+                             as_of: datetime) -> int | None:
     """Record one paid invoice of a recurring gift once; the gift is active again."""
     details = _details(gift, payment)
     details["frequency"] = gift.frequency
@@ -258,8 +260,10 @@ def _details(source: Checkout | RecurringGift | None, payment: Payment) -> dict:
 
 
 def _insert_donation(payment: Payment, donor: Donor, details: dict,
-                     recurring_gift: RecurringGift | None) -> Donation | None:
-    donation_id = insert_or_ignore(Donation, {
+                     recurring_gift: RecurringGift | None) -> int | None:
+    """Insert the donation unless one of its Stripe ids is known; thank the donor once.
+    Returns the new donation's id, or None for a payment already recorded."""
+    values = {
         "donor_id": donor.id,
         "recurring_gift_id": recurring_gift.id if recurring_gift else None,
         "amount_cents": payment.amount_cents,
@@ -273,13 +277,14 @@ def _insert_donation(payment: Payment, donor: Donor, details: dict,
         "stripe_charge_id": payment.charge_id,
         "created_at": payment.paid_at,
         **details,
-    })
+    }
+    donation_id = insert_or_ignore(Donation, values)
     if donation_id is None:
         return None
-    donation = db.session.get(Donation, donation_id)
-    _apply_known_charge_state(donation)
-    _thank(donation)
-    return donation
+    _apply_known_charge_state(donation_id, payment)
+    # An unsaved copy is enough to write the thank-you mail.
+    _thank(Donation(id=donation_id, donor=donor, **values))
+    return donation_id
 
 
 def _thank(donation: Donation) -> None:
@@ -458,17 +463,18 @@ def apply_charge_state(charge_id: str, payment_intent_id: str | None, as_of: dat
     return donation
 
 
-def _apply_known_charge_state(donation: Donation) -> None:
+def _apply_known_charge_state(donation_id: int, payment: Payment) -> None:
+    """A refund or dispute that arrived before the payment applies now."""
     keys = []
-    if donation.stripe_charge_id:
-        keys.append(ChargeState.stripe_charge_id == donation.stripe_charge_id)
-    if donation.stripe_payment_intent_id:
-        keys.append(ChargeState.stripe_payment_intent_id == donation.stripe_payment_intent_id)
+    if payment.charge_id:
+        keys.append(ChargeState.stripe_charge_id == payment.charge_id)
+    if payment.payment_intent_id:
+        keys.append(ChargeState.stripe_payment_intent_id == payment.payment_intent_id)
     if not keys:
         return
     charge = db.session.scalar(select(ChargeState).where(or_(*keys)))
     if charge is not None:
-        _apply_charge(donation, charge)
+        _apply_charge(db.session.get(Donation, donation_id), charge)
 
 
 def _apply_charge(donation: Donation, charge: ChargeState) -> None:

@@ -15,7 +15,7 @@ from email.utils import make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import render_template
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from membership.extensions import db
 from membership.mail.models import FAILED, PENDING, SENT, OutboxMessage
@@ -30,23 +30,24 @@ def queue_mail(
     subject: str,
     headers: dict[str, str] | None = None,
     **context,
-) -> OutboxMessage:
-    """Render `templates/email/<template>.txt` and `.html` and add the message to the outbox."""
+) -> int:
+    """Render `templates/email/<template>.txt` and `.html`, add the message to the outbox
+    in the caller's transaction, and return its id."""
     context.setdefault("subject", subject)
-    message = OutboxMessage(
-        recipient=recipient,
-        subject=subject,
-        template=template,
-        text_body=render_template(f"email/{template}.txt", **context),
-        html_body=render_template(f"email/{template}.html", **context),
-        headers=headers or {},
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=utcnow(),
-    )
-    db.session.add(message)
-    db.session.flush()
-    return message
+    now = utcnow()
+    # A plain INSERT: mail is written on hot paths (every recorded gift) and never read back.
+    return db.session.connection().execute(insert(OutboxMessage).returning(OutboxMessage.id), {
+        "recipient": recipient,
+        "subject": subject,
+        "template": template,
+        "text_body": render_template(f"email/{template}.txt", **context),
+        "html_body": render_template(f"email/{template}.html", **context),
+        "headers": headers or {},
+        "status": PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }).scalar_one()
 
 
 def forget_recipient(email: str) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import stripe
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from membership.donations.gateway import payment_gateway
@@ -75,23 +75,26 @@ def store_event(event: dict, raw: str) -> bool:
     }, ["stripe_id"]) is not None
 
 
-def apply_stored_event(stripe_id: str) -> str:
+def apply_stored_event(event: dict) -> str:
     """Apply a stored event unless it already was. Flushes; the caller commits.
 
     The event row is locked first (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite),
     so two deliveries of one event at the same moment apply it one after the other, and
     the second finds it done."""
-    db.session.connection(execution_options=IMMEDIATE)
-    stored = db.session.scalar(
-        select(StripeEvent).where(StripeEvent.stripe_id == stripe_id).with_for_update())
-    if stored.status in (PROCESSED, IGNORED):
+    connection = db.session.connection(execution_options=IMMEDIATE)
+    events = StripeEvent.__table__
+    status = connection.execute(
+        select(events.c.status).where(events.c.stripe_id == event["id"]).with_for_update()
+    ).scalar_one()
+    if status in (PROCESSED, IGNORED):
         return ALREADY
-    stored.attempts += 1
-    stored.status = apply_event(json.loads(stored.payload), payment_gateway())
-    stored.processed_at = utcnow()
-    stored.last_error = None
+    status = apply_event(event, payment_gateway())
     db.session.flush()
-    return stored.status
+    connection.execute(
+        update(events).where(events.c.stripe_id == event["id"])
+        .values(status=status, attempts=events.c.attempts + 1, processed_at=utcnow(),
+                last_error=None))
+    return status
 
 
 def _record_failure(stripe_id: str, error: Exception) -> None:
@@ -111,7 +114,7 @@ def ingest_event(event: dict, raw: str) -> Outcome:
         current_app.logger.exception("could not store Stripe event %s", event.get("id"))
         return Outcome(503, {"error": "could not store the event; please retry"})
     try:
-        status = apply_stored_event(event["id"])
+        status = apply_stored_event(event)
         db.session.commit()
     except Exception as error:  # any failure: roll back, keep the reason, let Stripe retry
         db.session.rollback()

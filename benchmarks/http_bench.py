@@ -1,0 +1,245 @@
+"""HTTP throughput of our endpoints, side by side with a bare Flask endpoint, both served
+by gunicorn with 2 workers and loaded by wrk on this machine.
+
+    .venv/bin/python benchmarks/http_bench.py donate       # GET /donate, POST /donate (sandbox)
+    .venv/bin/python benchmarks/http_bench.py webhook      # signed events/s, PostgreSQL and SQLite
+
+Prints one line per measurement and the ratio to the bare endpoint. Needs `wrk`
+(scripts/install-wrk.sh) and, for PostgreSQL, the local server (see README)."""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import stripe
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_BENCH_DB = "membership_bench"
+SECRET = "whsec_benchmark"
+DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+WORKER_ARGS = os.environ.get(
+    "BENCH_GUNICORN", "--workers 2 --worker-class gthread --threads 4").split()
+
+# wrk sends each thread through its own slice of pre-signed requests, so no two requests
+# carry the same event.
+REQUESTS_LUA = """
+local requests = {}
+local counter = 0
+function setup(thread)
+  thread:set("offset", counter)
+  counter = counter + 1
+end
+function init(args)
+  local file = io.open(args[1], "r")
+  for line in file:lines() do
+    local sig, body = line:match("^([^\\t]*)\\t(.*)$")
+    requests[#requests + 1] = {sig = sig, body = body}
+  end
+  file:close()
+  index = offset * math.floor(#requests / tonumber(args[2]))
+end
+function request()
+  index = index + 1
+  local item = requests[(index - 1) % #requests + 1]
+  local headers = {["Content-Type"] = "application/json"}
+  if item.sig ~= "" then headers["Stripe-Signature"] = item.sig end
+  if cookie then headers["Cookie"] = cookie end
+  if content_type then headers["Content-Type"] = content_type end
+  return wrk.format("POST", path, headers, item.body)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def gunicorn(app: str, env: dict[str, str], health_path: str = "/"):
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), *WORKER_ARGS, "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", app],
+        cwd=ROOT, env={**os.environ, **env},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base + health_path)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def wrk(url: str, script: str | None = None, script_args: list[str] | None = None,
+        duration: int = DURATION) -> tuple[float, int, int]:
+    """Requests/s, total requests and non-2xx/3xx answers."""
+    command = ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{duration}s", "--latency"]
+    if script:
+        command += ["-s", script]
+    command.append(url)
+    if script_args:
+        command += ["--", *script_args]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return rate, total, int(errors.group(1)) if errors else 0
+
+
+def report(name: str, rate: float, total: int, errors: int, bare: float | None = None) -> None:
+    ratio = f"  {rate / bare:6.0%} of bare" if bare else ""
+    print(f"{name:<46} {rate:9.1f} req/s  ({total} requests, {errors} errors){ratio}",
+          flush=True)
+
+
+def app_env(database_url: str, **extra: str) -> dict[str, str]:
+    return {"MEMBERSHIP_ENV": "development", "DATABASE_URL": database_url,
+            "SECRET_KEY": "benchmark", "RATELIMIT_ENABLED": "false",
+            "PAYMENTS_GATEWAY": "sandbox", "SANDBOX_DELIVERY_DELAY": "0",
+            "STRIPE_WEBHOOK_SECRET": SECRET, "FLASK_APP": "wsgi", **extra}
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env={**os.environ, **env},
+                   check=True, capture_output=True)
+
+
+def fresh_postgres() -> str:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
+        conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
+
+
+def write_script(directory: Path, path: str, cookie: str = "", content_type: str = "") -> str:
+    script = directory / "requests.lua"
+    prelude = f'path = "{path}"\n'
+    if cookie:
+        prelude += f'cookie = "{cookie}"\n'
+    if content_type:
+        prelude += f'content_type = "{content_type}"\n'
+    script.write_text(prelude + REQUESTS_LUA)
+    return str(script)
+
+
+# Scenarios ------------------------------------------------------------------------------------
+
+def bench_donate(directory: Path) -> None:
+    database = f"sqlite:///{directory}/donate.sqlite3"
+    env = app_env(database)
+    migrate(env)
+    with gunicorn("benchmarks.bare_app:app", {}) as bare_url, \
+            gunicorn("wsgi:app", env, "/healthz") as app_url:
+        bare_get = wrk(bare_url + "/")
+        report("bare Flask GET /", *bare_get)
+        report("GET /donate", *wrk(app_url + "/donate"), bare=bare_get[0])
+
+        # One session and CSRF token, reused by every POST of the run.
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        html = opener.open(app_url + "/donate").read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        bodies = directory / "donate.txt"
+        with bodies.open("w") as file:
+            for n in range(5000):
+                body = (f"csrf_token={token}&amount={10 + n % 90}&frequency=once&currency=usd"
+                        f"&email=bench{n % 500}%40example.org")
+                file.write(f"\t{body}\n")
+        form = "application/x-www-form-urlencoded"
+        bare_post = wrk(bare_url + "/", write_script(directory, "/", content_type=form),
+                        [str(bodies), "2"])
+        report("bare Flask POST /", *bare_post)
+        script = write_script(directory, "/donate", cookie=cookie, content_type=form)
+        report("POST /donate (creates the checkout, sandbox)",
+               *wrk(app_url + "/donate", script, [str(bodies), "2"]), bare=bare_post[0])
+
+
+def signed_events(path: Path, count: int) -> None:
+    """`count` distinct one-time gift events, signed now (valid for 300 s)."""
+    now = int(time.time())
+    with path.open("w") as file:
+        for n in range(count):
+            session = {
+                "id": f"cs_bench_{n}", "object": "checkout.session", "mode": "payment",
+                "payment_status": "paid", "status": "complete", "amount_total": 1000 + n % 5000,
+                "currency": "usd", "customer": f"cus_bench_{n % 2000}",
+                "customer_details": {"email": f"bench{n % 2000}@example.org", "name": None},
+                "customer_email": None, "payment_intent": f"pi_bench_{n}",
+                "metadata": {"purpose": "donation", "frequency": "once"},
+            }
+            event = {"id": f"evt_bench_{n}", "object": "event", "api_version": stripe.api_version,
+                     "created": now, "livemode": False, "type": "checkout.session.completed",
+                     "data": {"object": session}, "pending_webhooks": 1}
+            body = json.dumps(event)
+            header = stripe.WebhookSignature.generate_signature_header(body, SECRET, now)
+            file.write(f"{header}\t{body}\n")
+
+
+def bench_webhook(directory: Path) -> None:
+    events = directory / "events.txt"
+    signed_events(events, 60_000)
+    databases = [("PostgreSQL", fresh_postgres()),
+                 ("SQLite", f"sqlite:///{directory}/webhook.sqlite3")]
+    with gunicorn("benchmarks.bare_app:app", {}) as bare_url:
+        bare = wrk(bare_url + "/", write_script(directory, "/"), [str(events), "2"])
+        report("bare Flask POST / (same bodies)", *bare)
+        for name, database in databases:
+            env = app_env(database)
+            migrate(env)
+            with gunicorn("wsgi:app", env, "/healthz") as app_url:
+                script = write_script(directory, "/stripe/webhook")
+                rate, total, errors = wrk(app_url + "/stripe/webhook", script,
+                                          [str(events), "2"])
+                report(f"POST /stripe/webhook on {name}", rate, total, errors, bare=bare[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", choices=["donate", "webhook", "all"])
+    scenario = parser.parse_args().scenario
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: run scripts/install-wrk.sh")
+    print(f"{os.cpu_count()} CPUs, gunicorn {' '.join(WORKER_ARGS)}, "
+          f"wrk -t2 -c{CONNECTIONS} -d{DURATION}s", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if scenario in ("donate", "all"):
+            bench_donate(Path(tmp))
+        if scenario in ("webhook", "all"):
+            bench_webhook(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
