@@ -3,13 +3,15 @@ final state equals the one of delivering each event once, in order."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from membership.donations.models import ChargeState, Donation, Donor, PaymentFailure, RecurringGift
 from membership.extensions import db
@@ -176,5 +178,43 @@ def test_any_order_and_repetition_reach_the_in_order_state(app, client, fake_str
         deliver(client, app, shuffled)
         assert snapshot() == expected
         assert expected["donations"], "every scenario records at least one gift"
+    finally:
+        empty_database()
+
+
+@contextmanager
+def flaky_database(fraction: float, seed: int):
+    """Make the database refuse about `fraction` of the statements that write."""
+    chance = random.Random(seed)
+
+    def refuse(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")) \
+                and chance.random() < fraction:
+            raise RuntimeError("injected database failure")
+
+    event.listen(db.engine, "before_cursor_execute", refuse)
+    try:
+        yield
+    finally:
+        event.remove(db.engine, "before_cursor_execute", refuse)
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data(), seed=st.integers(0, 10_000))
+def test_failed_deliveries_redelivered_as_stripe_would_give_exact_totals(
+        app, client, fake_stripe, data, seed):
+    in_order, _ = data.draw(deliveries(fake_stripe))
+    try:
+        deliver(client, app, in_order)
+        expected = snapshot()
+        empty_database()
+        with flaky_database(0.2, seed):
+            failed = [evt for evt in in_order
+                      if sp.post_event(client, app, evt).status_code != 200]
+        # Stripe retries every event that did not get a 2xx, until it does.
+        deliver(client, app, failed)
+        assert snapshot() == expected
     finally:
         empty_database()

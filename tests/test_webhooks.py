@@ -446,3 +446,12 @@ def test_failed_event_is_replayed_from_the_stored_payload(app, send):
         assert replay_event("evt_unknown").http_status == 404
     assert stored(evt["id"]).status == "processed"
     assert count(Donation) == 1
+
+
+def test_a_customer_whose_email_changed_at_stripe_stays_the_same_donor(send):
+    first = sp.checkout_session(customer="cus_moving", email="old@example.org")
+    second = sp.checkout_session(customer="cus_moving", email="new@example.org")
+    send(sp.event("checkout.session.completed", first))
+    assert send(sp.event("checkout.session.completed", second)).status_code == 200
+    assert count(Donor) == 1
+    assert {d.donor.email for d in donations()} == {"old@example.org"}

@@ -35,7 +35,7 @@ from membership.donations.models import (
 from membership.donations.money import cover_fee
 from membership.extensions import db
 from membership.mail.services import queue_mail
-from membership.sql import insert_or_ignore
+from membership.sql import get_or_insert, insert_or_ignore
 from membership.types import utcnow
 from membership.urls import external_url
 
@@ -56,13 +56,10 @@ def get_or_create_donor(email: str, name: str = "") -> Donor:
     A new donor whose address a reader has already verified joins that account at once;
     later verifications link through `link_donor_to_account`."""
     email = normalize_email(email)
-    donor = db.session.scalar(select(Donor).where(Donor.email == email))
-    if donor is None:
-        owner_id = db.session.scalar(
-            select(User.id).where(User.email == email, User.email_verified_at.is_not(None)))
-        insert_or_ignore(Donor, {"email": email, "name": name.strip(), "user_id": owner_id,
-                                 "created_at": utcnow()})
-        donor = db.session.scalar(select(Donor).where(Donor.email == email))
+    verified_owner = select(User.id).where(
+        User.email == email, User.email_verified_at.is_not(None)).scalar_subquery()
+    donor = get_or_insert(Donor, {"email": email, "name": name.strip(),
+                                  "user_id": verified_owner, "created_at": utcnow()}, "email")
     if name.strip() and not donor.name:
         donor.name = name.strip()
     return donor
@@ -207,13 +204,15 @@ class NeedsDonor(LookupError):
 
 
 def _donor_for(payment: Payment, checkout: Checkout | None) -> Donor:
+    """Who gave: the checkout's donor, else the donor Stripe's customer id is known for
+    (their e-mail may have changed since), else the donor for the e-mail."""
     if checkout is not None:
         donor = checkout.donor
-    elif payment.email:
-        donor = get_or_create_donor(payment.email, payment.name)
     elif payment.customer_id and (donor := db.session.scalar(
             select(Donor).where(Donor.stripe_customer_id == payment.customer_id))):
         pass
+    elif payment.email:
+        donor = get_or_create_donor(payment.email, payment.name)
     else:
         raise NeedsDonor(payment.customer_id or "no customer")
     if payment.customer_id and donor.stripe_customer_id is None:
