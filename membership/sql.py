@@ -31,23 +31,13 @@ def insert_or_ignore(model: type, values: dict[str, Any],
 @cache
 def _insert_or_ignore_statement(dialect: str, table, conflict: tuple[str, ...] | None):
     # One statement per table, values bound at execution: SQLAlchemy compiles it once.
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    return (insert(table).on_conflict_do_nothing(index_elements=conflict)
+    return (upsert_insert(dialect)(table).on_conflict_do_nothing(index_elements=conflict)
             .returning(table.c.id))
 
 
-def get_or_insert(model: type, values: dict[str, Any], key: str):
-    """The row whose `key` equals `values[key]`, inserted from `values` when missing, in
-    one round trip and safe against a concurrent insert (INSERT … ON CONFLICT DO UPDATE
-    … RETURNING; the update rewrites the key with itself, so an existing row is kept)."""
-    dialect = db.session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    statement = insert(model).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=[key], set_={key: getattr(statement.excluded, key)},
-    ).returning(model)
-    return db.session.scalars(statement,
-                              execution_options={"populate_existing": True}).one()
+def upsert_insert(dialect: str):
+    """The dialect's INSERT construct, the one that knows ON CONFLICT."""
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
 
 
 IMMEDIATE = {"sqlite_begin": "IMMEDIATE"}

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from membership.accounts.models import User
 from membership.accounts.services import normalize_email
@@ -35,7 +36,7 @@ from membership.donations.models import (
 from membership.donations.money import cover_fee
 from membership.extensions import db
 from membership.mail.services import queue_mail
-from membership.sql import get_or_insert, insert_or_ignore
+from membership.sql import insert_or_ignore, upsert_insert
 from membership.types import utcnow
 from membership.urls import external_url
 
@@ -50,19 +51,39 @@ OPEN_DISPUTE_STATES = ("warning_needs_response", "warning_under_review", "needs_
 
 # Donors ---------------------------------------------------------------------------------
 
-def get_or_create_donor(email: str, name: str = "") -> Donor:
-    """The donor for this e-mail, created if new (safe against concurrent creation).
+def get_or_create_donor(email: str, name: str = "", customer_id: str | None = None) -> Donor:
+    """The donor for this e-mail, created if new, in one statement that is safe against
+    concurrent creation (every recorded gift passes here).
 
     A new donor whose address a reader has already verified joins that account at once;
     later verifications link through `link_donor_to_account`."""
-    email = normalize_email(email)
-    verified_owner = select(User.id).where(
-        User.email == email, User.email_verified_at.is_not(None)).scalar_subquery()
-    donor = get_or_insert(Donor, {"email": email, "name": name.strip(),
-                                  "user_id": verified_owner, "created_at": utcnow()}, "email")
+    statement = _donor_upsert(db.session.get_bind().dialect.name)
+    donor = db.session.scalars(statement, {
+        "donor_email": normalize_email(email), "donor_name": name.strip(),
+        "customer": customer_id, "now": utcnow(),
+    }, execution_options={"populate_existing": True}).one()
     if name.strip() and not donor.name:
         donor.name = name.strip()
     return donor
+
+
+@cache
+def _donor_upsert(dialect: str):
+    """INSERT … ON CONFLICT (email) DO UPDATE … RETURNING: the update rewrites the e-mail
+    with itself, so an existing donor is returned unchanged."""
+    insert = upsert_insert(dialect)
+    verified_owner = select(User.id).where(
+        User.email == bindparam("donor_email"), User.email_verified_at.is_not(None)
+    ).scalar_subquery()
+    statement = insert(Donor).values(
+        email=bindparam("donor_email"), name=bindparam("donor_name"), user_id=verified_owner,
+        stripe_customer_id=bindparam("customer"), created_at=bindparam("now"))
+    return statement.on_conflict_do_update(
+        index_elements=["email"], set_={"email": statement.excluded.email},
+    ).returning(Donor)
+
+
+_DONOR_BY_CUSTOMER = select(Donor).where(Donor.stripe_customer_id == bindparam("customer"))
 
 
 def link_donor_to_account(user: User) -> None:
@@ -209,10 +230,10 @@ def _donor_for(payment: Payment, checkout: Checkout | None) -> Donor:
     if checkout is not None:
         donor = checkout.donor
     elif payment.customer_id and (donor := db.session.scalar(
-            select(Donor).where(Donor.stripe_customer_id == payment.customer_id))):
+            _DONOR_BY_CUSTOMER, {"customer": payment.customer_id})):
         pass
     elif payment.email:
-        donor = get_or_create_donor(payment.email, payment.name)
+        donor = get_or_create_donor(payment.email, payment.name, payment.customer_id)
     else:
         raise NeedsDonor(payment.customer_id or "no customer")
     if payment.customer_id and donor.stripe_customer_id is None:
@@ -464,16 +485,20 @@ def apply_charge_state(charge_id: str, payment_intent_id: str | None, as_of: dat
 
 def _apply_known_charge_state(donation_id: int, payment: Payment) -> None:
     """A refund or dispute that arrived before the payment applies now."""
-    keys = []
-    if payment.charge_id:
-        keys.append(ChargeState.stripe_charge_id == payment.charge_id)
-    if payment.payment_intent_id:
-        keys.append(ChargeState.stripe_payment_intent_id == payment.payment_intent_id)
-    if not keys:
+    if not (payment.charge_id or payment.payment_intent_id):
         return
-    charge = db.session.scalar(select(ChargeState).where(or_(*keys)))
-    if charge is not None:
-        _apply_charge(db.session.get(Donation, donation_id), charge)
+    charge_id = db.session.connection().execute(_KNOWN_CHARGE, {
+        "charge": payment.charge_id, "payment_intent": payment.payment_intent_id}).scalar()
+    if charge_id is not None:
+        _apply_charge(db.session.get(Donation, donation_id),
+                      db.session.get(ChargeState, charge_id))
+
+
+# Looked up for every new donation; a None key matches nothing.
+_KNOWN_CHARGE = select(ChargeState.id).where(or_(
+    ChargeState.stripe_charge_id == bindparam("charge"),
+    ChargeState.stripe_payment_intent_id == bindparam("payment_intent"),
+)).limit(1)
 
 
 def _apply_charge(donation: Donation, charge: ChargeState) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import stripe
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from membership.donations.gateway import payment_gateway
@@ -82,19 +82,22 @@ def apply_stored_event(event: dict) -> str:
     so two deliveries of one event at the same moment apply it one after the other, and
     the second finds it done."""
     connection = db.session.connection(execution_options=IMMEDIATE)
-    events = StripeEvent.__table__
-    status = connection.execute(
-        select(events.c.status).where(events.c.stripe_id == event["id"]).with_for_update()
-    ).scalar_one()
+    status = connection.execute(_LOCK_EVENT, {"event_id": event["id"]}).scalar_one()
     if status in (PROCESSED, IGNORED):
         return ALREADY
     status = apply_event(event, payment_gateway())
     db.session.flush()
-    connection.execute(
-        update(events).where(events.c.stripe_id == event["id"])
-        .values(status=status, attempts=events.c.attempts + 1, processed_at=utcnow(),
-                last_error=None))
+    connection.execute(_MARK_APPLIED, {"event_id": event["id"], "outcome": status,
+                                       "applied_at": utcnow()})
     return status
+
+
+_events = StripeEvent.__table__
+_LOCK_EVENT = (select(_events.c.status)
+               .where(_events.c.stripe_id == bindparam("event_id")).with_for_update())
+_MARK_APPLIED = (update(_events).where(_events.c.stripe_id == bindparam("event_id"))
+                 .values(status=bindparam("outcome"), attempts=_events.c.attempts + 1,
+                         processed_at=bindparam("applied_at"), last_error=None))
 
 
 def _record_failure(stripe_id: str, error: Exception) -> None:
