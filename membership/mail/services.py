@@ -36,7 +36,7 @@ def queue_mail(
     context.setdefault("subject", subject)
     now = utcnow()
     # A plain INSERT: mail is written on hot paths (every recorded gift) and never read back.
-    return db.session.connection().execute(insert(OutboxMessage).returning(OutboxMessage.id), {
+    return db.session.connection().execute(_INSERT_MESSAGE, {
         "recipient": recipient,
         "subject": subject,
         "template": template,
@@ -48,6 +48,9 @@ def queue_mail(
         "created_at": now,
         "next_attempt_at": now,
     }).scalar_one()
+
+
+_INSERT_MESSAGE = insert(OutboxMessage).returning(OutboxMessage.id)
 
 
 def forget_recipient(email: str) -> int:
