@@ -78,6 +78,7 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_NAME": "remember_token",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,

@@ -294,3 +294,12 @@ def test_a_signed_in_reader_never_gets_the_cached_form(client, forms, reader):
     client.get("/donate")  # an anonymous render fills the cache
     forms.login("reader@example.org", "a sturdy passphrase")
     assert 'value="reader@example.org"' in client.get("/donate").get_data(as_text=True)
+
+
+def test_a_reader_remembered_by_cookie_never_gets_the_cached_form(app, forms, reader):
+    app.test_client().get("/donate")  # an anonymous render fills the cache
+    forms.login("reader@example.org", "a sturdy passphrase", remember="y")
+    with forms.client.session_transaction() as session:
+        session.clear()  # the browser session ended; the remember-me cookie stays
+    html = forms.client.get("/donate").get_data(as_text=True)
+    assert 'value="reader@example.org"' in html

@@ -80,7 +80,11 @@ def _create_page_cache(state) -> None:
 
 
 def _cacheable() -> bool:
-    return (request.method == "GET" and not current_user.is_authenticated
+    """A GET by a visitor with no flash messages and no login: neither a session login
+    nor a remember-me cookie (what Flask-Login would load a user from), checked without
+    loading a user."""
+    return (request.method == "GET" and "_user_id" not in session
+            and current_app.config["REMEMBER_COOKIE_NAME"] not in request.cookies
             and not session.get("_flashes"))
 
 
