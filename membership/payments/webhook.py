@@ -61,7 +61,14 @@ def verify_event(raw: bytes, signature: str | None, secret: str, livemode: bool)
 
 
 def store_event(event: dict, raw: str) -> bool:
-    """Keep the event (once). True when it is new."""
+    """Keep the event (once). True when it is new.
+
+    On PostgreSQL this commit need not wait for the disk: the commit that applies the
+    event (or records its failure) comes right after and flushes the log up to it, and if
+    the process dies before that, Stripe got no answer and sends the event again."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
     return insert_or_ignore(StripeEvent, {
         "stripe_id": event["id"],
         "type": event["type"],
