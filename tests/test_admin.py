@@ -137,3 +137,18 @@ def test_staff_see_the_payload_and_error_and_replay_a_failed_event(client, forms
 
     assert db.session.query(Donation).count() == 1
     assert client.get("/admin/events/evt_nope").status_code == 404
+
+
+def test_admin_lists_page_and_keep_their_filters(client, forms, staff):
+    for n in range(55):
+        queue_mail(f"reader{n}@example.org", "accounts/email_changed", "Changed",
+                   new_email="x@example.org")
+    db.session.commit()
+    forms.login("editor@example.org", "another sturdy passphrase")
+    first = client.get("/admin/outbox").get_data(as_text=True)
+    assert "Page 1 of 2" in first and 'href="/admin/outbox?page=2"' in first
+    assert "reader54@example.org" in first and "reader0@example.org" not in first
+    second = client.get("/admin/outbox?page=2").get_data(as_text=True)
+    assert "reader0@example.org" in second
+    events = client.get("/admin/events?status=failed&page=1").get_data(as_text=True)
+    assert "No events match" in events
