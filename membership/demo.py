@@ -6,6 +6,7 @@ import click
 from flask import Blueprint, current_app
 
 from membership.accounts.services import ensure_staff
+from membership.donations.demo import demo_donation_count, seed_demo_donations
 from membership.extensions import db
 
 bp = Blueprint("demo_cli", __name__, cli_group=None)
@@ -15,10 +16,15 @@ DEMO_STAFF_PASSWORD = "demo-staff-pass-2026"  # noqa: S105 - development only, p
 
 
 @bp.cli.command("seed-demo")
-def seed_demo() -> None:
+@click.option("--donations", "donations", type=click.IntRange(min=0), default=0,
+              help="Also keep N synthetic donations (for reports and benchmarks).")
+def seed_demo(donations: int) -> None:
     """Add demo content (idempotent)."""
     if current_app.config["MEMBERSHIP_ENV"] != "production":
         ensure_staff(DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD)
         click.echo(f"Demo staff login: {DEMO_STAFF_EMAIL} / {DEMO_STAFF_PASSWORD}")
     db.session.commit()
+    if donations:
+        added = seed_demo_donations(donations, current_app.config["DONATION_CURRENCIES"])
+        click.echo(f"Synthetic donations: {demo_donation_count()} ({added} added).")
     click.echo("Demo content is in place.")

@@ -152,3 +152,26 @@ def test_admin_lists_page_and_keep_their_filters(client, forms, staff):
     assert "reader0@example.org" in second
     events = client.get("/admin/events?status=failed&page=1").get_data(as_text=True)
     assert "No events match" in events
+
+
+def test_seed_demo_donations_tops_up_to_n_with_realistic_spread(app):
+    from membership.donations.models import Donation, PaymentFailure, RecurringGift
+    from membership.types import utcnow
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["seed-demo", "--donations", "600"])
+    assert result.exit_code == 0, result.output
+    assert "Synthetic donations: 600 (600 added)" in result.output
+    result = runner.invoke(args=["seed-demo", "--donations", "600"])
+    assert "Synthetic donations: 600 (0 added)" in result.output
+    donations = db.session.query(Donation).all()
+    assert len(donations) == 600
+    assert {d.frequency for d in donations} == {"once", "monthly", "yearly"}
+    assert {d.campaign for d in donations} >= {None, "20th-anniversary", "new-year-appeal"}
+    ages = [(utcnow() - d.created_at).days for d in donations]
+    assert max(ages) > 2 * 365 and min(ages) < 60 and max(ages) <= 3 * 365
+    assert any(d.refunded_cents for d in donations)
+    assert len({d.donor_id for d in donations}) > 50
+    assert db.session.query(RecurringGift).count() > 0
+    assert db.session.query(PaymentFailure).count() > 0
+    assert runner.invoke(args=["seed-demo", "--donations", "-1"]).exit_code == 2

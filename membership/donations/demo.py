@@ -1,0 +1,184 @@
+"""Synthetic gifts for demos, reports and benchmarks (`flask seed-demo --donations N`).
+
+Deterministic (seeded), spread over donors, campaigns, frequencies, currencies and the
+last three years, with a few refunds, disputes and failed renewals, and written in bulk so
+a million rows take minutes, not hours. Re-running tops up to N; it never duplicates."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select
+
+from membership.donations.models import (
+    MONTHLY,
+    ONCE,
+    REFUNDED,
+    REVERSED,
+    SUCCEEDED,
+    YEARLY,
+    Donation,
+    Donor,
+    PaymentFailure,
+    RecurringGift,
+)
+from membership.donations.services import PARTIALLY_REFUNDED
+from membership.extensions import db
+from membership.sql import insert_or_ignore
+from membership.types import utcnow
+
+DEMO_DOMAIN = "donors.example.net"
+CAMPAIGNS = ("20th-anniversary", "new-year-appeal")
+BATCH = 5000
+ONE_TIME_AMOUNTS = (1000, 1800, 2500, 3600, 5000, 10000, 18000, 25000, 50000, 100000)
+MONTHLY_AMOUNTS = (500, 1000, 1800, 2500, 3600, 5000)
+YEARLY_AMOUNTS = (5000, 12000, 18000, 25000, 50000)
+GIFT_COLUMNS = (RecurringGift.id, RecurringGift.donor_id, RecurringGift.amount_cents,
+                RecurringGift.currency, RecurringGift.frequency, RecurringGift.campaign,
+                RecurringGift.started_at, RecurringGift.ended_at)
+
+
+def demo_donation_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Donation).where(
+        Donation.stripe_payment_intent_id.like("pi_demo_%")))
+
+
+def seed_demo_donations(target: int, currencies: list[str], seed: int = 20) -> int:
+    """Add synthetic donations until there are `target` of them. Returns how many it added.
+    Commits in batches (it is a bulk loader, not a request's unit of work)."""
+    existing = demo_donation_count()
+    if existing >= target:
+        return 0
+    rng = random.Random(seed + existing)  # noqa: S311 - demo data, not secrets
+    now = utcnow().replace(microsecond=0)
+    donor_ids = _demo_donors(max(50, target // 8), now)
+    gifts = _recurring_gifts(rng, donor_ids, currencies, now, existing)
+    rows: list[dict] = []
+    added = 0
+    serial = existing
+    while existing + added < target:
+        serial += 1
+        if gifts and rng.random() < 0.35:
+            row = _renewal(rng, rng.choice(gifts), serial, now)
+        else:
+            row = _one_time(rng, rng.choice(donor_ids), currencies, serial, now)
+        rows.append(row)
+        added += 1
+        if len(rows) == BATCH:
+            _flush_rows(rows)
+    _flush_rows(rows)
+    _failed_renewals(rng, gifts, now)
+    db.session.commit()
+    return added
+
+
+def _demo_donors(count: int, now: datetime) -> list[int]:
+    present = db.session.scalar(select(func.count()).select_from(Donor).where(
+        Donor.email.like(f"%@{DEMO_DOMAIN}")))
+    new = [{"email": f"donor{n:06d}@{DEMO_DOMAIN}", "name": f"Demo Donor {n}",
+            "created_at": now - timedelta(days=3 * 365)} for n in range(present, count)]
+    for start in range(0, len(new), BATCH):
+        db.session.execute(insert(Donor), new[start:start + BATCH])
+    db.session.commit()
+    return list(db.session.scalars(
+        select(Donor.id).where(Donor.email.like(f"%@{DEMO_DOMAIN}")).order_by(Donor.id)))
+
+
+def _recurring_gifts(rng: random.Random, donor_ids: list[int], currencies: list[str],
+                     now: datetime, existing: int) -> list[dict]:
+    """About one donor in five gives every month or year."""
+    present = set(db.session.scalars(select(RecurringGift.donor_id).where(
+        RecurringGift.stripe_subscription_id.like("sub_demo_%"))))
+    new = []
+    for donor_id in donor_ids[::5]:
+        if donor_id in present:
+            continue
+        frequency = MONTHLY if rng.random() < 0.8 else YEARLY
+        started = now - timedelta(days=rng.randint(30, 3 * 365))
+        ended = rng.random() < 0.25
+        new.append({
+            "donor_id": donor_id, "stripe_subscription_id": f"sub_demo_{donor_id}",
+            "amount_cents": rng.choice(MONTHLY_AMOUNTS if frequency == MONTHLY
+                                       else YEARLY_AMOUNTS),
+            "fee_cents": 0, "currency": currencies[0], "frequency": frequency,
+            "campaign": rng.choice((None, None, CAMPAIGNS[0])), "anonymous": False,
+            "status": "canceled" if ended else "active", "cancel_at_period_end": False,
+            "started_at": started, "created_at": started,
+            "ended_at": started + (now - started) * rng.random() if ended else None,
+            "current_period_end": None if ended else now + timedelta(days=rng.randint(1, 30)),
+        })
+    if new:
+        db.session.execute(insert(RecurringGift), new)
+        db.session.commit()
+    return [dict(row._mapping) for row in db.session.execute(
+        select(*GIFT_COLUMNS).where(RecurringGift.stripe_subscription_id.like("sub_demo_%")))]
+
+
+def _when(rng: random.Random, start: datetime, now: datetime) -> datetime:
+    return start + timedelta(seconds=rng.randint(0, max(int((now - start).total_seconds()), 1)))
+
+
+def _settle(rng: random.Random, row: dict) -> dict:
+    """A few gifts are refunded (in part or whole) or disputed."""
+    roll = rng.random()
+    if roll < 0.01:
+        row.update(refunded_cents=row["amount_cents"], status=REFUNDED)
+    elif roll < 0.02:
+        row.update(refunded_cents=row["amount_cents"] // 2, status=PARTIALLY_REFUNDED)
+    elif roll < 0.025:
+        row.update(dispute_status="lost", status=REVERSED)
+    return row
+
+
+def _one_time(rng: random.Random, donor_id: int, currencies: list[str], serial: int,
+              now: datetime) -> dict:
+    currency = currencies[1] if len(currencies) > 1 and rng.random() < 0.05 else currencies[0]
+    created = _when(rng, now - timedelta(days=3 * 365), now)
+    campaign = None
+    if created > now - timedelta(days=60) and rng.random() < 0.5:
+        campaign = CAMPAIGNS[0]
+    elif rng.random() < 0.1:
+        campaign = CAMPAIGNS[1]
+    amount = rng.choice(ONE_TIME_AMOUNTS)
+    fee = (amount * 3 + 30) // 100 if rng.random() < 0.3 else 0
+    return _settle(rng, _row(donor_id, None, amount + fee, fee, currency, ONCE, campaign,
+                             created, serial, None))
+
+
+def _renewal(rng: random.Random, gift: dict, serial: int, now: datetime) -> dict:
+    created = _when(rng, gift["started_at"], gift["ended_at"] or now)
+    return _settle(rng, _row(gift["donor_id"], gift["id"], gift["amount_cents"], 0,
+                             gift["currency"], gift["frequency"], gift["campaign"], created,
+                             serial, "subscription_cycle"))
+
+
+def _row(donor_id: int, gift_id: int | None, amount: int, fee: int, currency: str,
+         frequency: str, campaign: str | None, created: datetime, serial: int,
+         billing_reason: str | None) -> dict:
+    return {
+        "donor_id": donor_id, "recurring_gift_id": gift_id, "amount_cents": amount,
+        "fee_cents": fee, "currency": currency, "frequency": frequency, "campaign": campaign,
+        "anonymous": serial % 9 == 0, "status": SUCCEEDED, "refunded_cents": 0,
+        "dispute_status": None, "billing_reason": billing_reason, "created_at": created,
+        "stripe_payment_intent_id": f"pi_demo_{serial}",
+        "stripe_invoice_id": f"in_demo_{serial}" if gift_id else None,
+    }
+
+
+def _flush_rows(rows: list[dict]) -> None:
+    if rows:
+        db.session.execute(insert(Donation), rows)
+        db.session.commit()
+        rows.clear()
+
+
+def _failed_renewals(rng: random.Random, gifts: list[dict], now: datetime) -> None:
+    """One recurring gift in ten had a declined renewal."""
+    for gift in gifts[::10]:
+        insert_or_ignore(PaymentFailure, {
+            "recurring_gift_id": gift["id"], "attempt_count": 1,
+            "stripe_invoice_id": f"in_demo_failed_{gift['id']}",
+            "amount_cents": gift["amount_cents"], "currency": gift["currency"],
+            "created_at": _when(rng, gift["started_at"], gift["ended_at"] or now),
+        })
