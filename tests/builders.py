@@ -10,6 +10,7 @@ from membership.accounts.models import User
 from membership.accounts.services import hash_password
 from membership.extensions import db
 from membership.mail.models import OutboxMessage
+from membership.mail.services import render_message
 from membership.types import utcnow
 
 
@@ -33,6 +34,6 @@ def last_link(recipient: str) -> str:
     """The path of the last link mailed to `recipient`."""
     messages = outbox(recipient)
     assert messages, f"no mail to {recipient}"
-    urls = re.findall(r"https?://[^\s\"<]+", messages[-1].text_body)
+    urls = re.findall(r"https?://[^\s\"<]+", render_message(messages[-1]).text_body)
     assert urls, "no link in the mail"
     return re.sub(r"^https?://[^/]+", "", urls[-1])

@@ -65,6 +65,17 @@ def test_queued_mail_is_delivered_over_smtp_with_text_and_html(app, smtp_server)
     assert "text/plain" in types and "text/html" in types
     [stored] = outbox()
     assert stored.status == SENT and stored.sent_at is not None
+    # Rendered from the stored template values when sent, and kept as sent.
+    assert "was changed to reader@example.org" in stored.text_body
+    assert "<html" in stored.html_body
+
+
+def test_queued_mail_keeps_values_not_bodies_until_it_is_sent(app):
+    queue_welcome("reader@example.org")
+    db.session.commit()
+    [stored] = outbox()
+    assert stored.context == {"new_email": "reader@example.org"}
+    assert stored.text_body is None
 
 
 def test_mail_of_a_rolled_back_change_is_never_sent(app, smtp_server):

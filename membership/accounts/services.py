@@ -167,7 +167,7 @@ def send_verification(user: User) -> None:
         user.email,
         "accounts/verify_email",
         _("Confirm your e-mail address"),
-        user=user,
+        name=user.name,
         link=external_url("accounts.verify_email", token=token),
     )
 
@@ -197,7 +197,6 @@ def request_password_reset(email: str) -> None:
         user.email,
         "accounts/reset_password",
         _("Reset your password"),
-        user=user,
         link=external_url("accounts.reset_password", token=token),
         minutes=current_app.config["RESET_TOKEN_MAX_AGE"] // 60,
     )
@@ -252,7 +251,6 @@ def request_email_change(user: User, new_email: str) -> None:
         new_email,
         "accounts/change_email",
         _("Confirm your new e-mail address"),
-        user=user,
         new_email=new_email,
         link=external_url("accounts.confirm_email_change", token=token),
     )
@@ -273,7 +271,6 @@ def confirm_email_change(token: str) -> User:
         old_email,
         "accounts/email_changed",
         _("Your e-mail address was changed"),
-        user=user,
         new_email=new_email,
     )
     email_verified.send(user)

@@ -11,6 +11,7 @@ from membership.admin.access import staff_required
 from membership.admin.forms import EventFilterForm, ReplayForm
 from membership.extensions import db
 from membership.mail.models import OutboxMessage
+from membership.mail.services import render_message
 from membership.payments.models import StripeEvent
 from membership.payments.webhook import replay_event
 
@@ -40,7 +41,8 @@ def outbox():
 
 @bp.get("/outbox/<int:message_id>")
 def outbox_message(message_id: int):
-    message = db.get_or_404(OutboxMessage, message_id)
+    # Rendered for reading only: the stored bodies are written when the mail goes out.
+    message = render_message(db.get_or_404(OutboxMessage, message_id))
     return render_template("admin/outbox_message.html", message=message)
 
 

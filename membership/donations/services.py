@@ -312,7 +312,9 @@ def _thank(donation: Donation) -> None:
         donation.donor.email,
         "donations/thank_you",
         _("Thank you for your gift"),
-        donation=donation,
+        amount_cents=donation.amount_cents,
+        currency=donation.currency,
+        receipt_number=donation.receipt_number,
         receipt_link=receipt_link(donation),
     )
 
@@ -443,7 +445,8 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
         return False
     queue_mail(gift.donor.email, "donations/payment_failed",
                _("Your recurring gift could not be charged"),
-               gift=gift, link=update_card_link)
+               frequency=gift.frequency, amount_cents=gift.amount_cents,
+               currency=gift.currency, link=update_card_link)
     return True
 
 

@@ -14,7 +14,11 @@ FAILED = "failed"  # gave up after MAIL_MAX_ATTEMPTS; staff can see why in the o
 
 
 class OutboxMessage(db.Model):
-    """One e-mail, written in the same transaction as the change that caused it."""
+    """One e-mail, written in the same transaction as the change that caused it.
+
+    It keeps the template and its values; the bodies are rendered from them when the
+    message is first sent or shown, which keeps rendering off the paths that write mail
+    (a recorded gift, a sign-up)."""
 
     __tablename__ = "mail_outbox"
     __table_args__ = (Index("ix_mail_outbox_due", "status", "next_attempt_at"),)
@@ -23,8 +27,9 @@ class OutboxMessage(db.Model):
     recipient: Mapped[str] = mapped_column(String(320), index=True)
     subject: Mapped[str] = mapped_column(String(300))
     template: Mapped[str] = mapped_column(String(120))
-    text_body: Mapped[str] = mapped_column(Text)
-    html_body: Mapped[str] = mapped_column(Text)
+    context: Mapped[dict] = mapped_column(JSON, default=dict)
+    text_body: Mapped[str | None] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(default=0)

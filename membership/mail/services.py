@@ -31,17 +31,17 @@ def queue_mail(
     headers: dict[str, str] | None = None,
     **context,
 ) -> int:
-    """Render `templates/email/<template>.txt` and `.html`, add the message to the outbox
-    in the caller's transaction, and return its id."""
-    context.setdefault("subject", subject)
+    """Add a message to the outbox in the caller's transaction and return its id.
+
+    `context` holds plain JSON values for `templates/email/<template>.txt` and `.html`;
+    they are rendered when the message is sent or shown (see `render_message`)."""
     now = utcnow()
     # A plain INSERT: mail is written on hot paths (every recorded gift) and never read back.
     return db.session.connection().execute(_INSERT_MESSAGE, {
         "recipient": recipient,
         "subject": subject,
         "template": template,
-        "text_body": render_template(f"email/{template}.txt", **context),
-        "html_body": render_template(f"email/{template}.html", **context),
+        "context": context,
         "headers": headers or {},
         "status": PENDING,
         "attempts": 0,
@@ -51,6 +51,15 @@ def queue_mail(
 
 
 _INSERT_MESSAGE = insert(OutboxMessage).returning(OutboxMessage.id)
+
+
+def render_message(message: OutboxMessage) -> OutboxMessage:
+    """Fill in the message's text and HTML bodies from its template, once."""
+    if message.text_body is None:
+        context = {**message.context, "subject": message.subject}
+        message.text_body = render_template(f"email/{message.template}.txt", **context)
+        message.html_body = render_template(f"email/{message.template}.html", **context)
+    return message
 
 
 def forget_recipient(email: str) -> int:
@@ -184,7 +193,7 @@ def deliver_pending(
                 continue
             message.attempts += 1
             try:
-                transport.send(build_email(message, sender))
+                transport.send(build_email(render_message(message), sender))
             except (smtplib.SMTPException, OSError) as error:
                 message.last_error = f"{type(error).__name__}: {error}"
                 if message.attempts >= max_attempts:
