@@ -34,7 +34,7 @@ SECRET = "whsec_benchmark"
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 WORKER_ARGS = os.environ.get(
-    "BENCH_GUNICORN", "--workers 2 --worker-class gthread --threads 2").split()
+    "BENCH_GUNICORN", "--workers 2").split()
 
 # wrk sends each thread through its own slice of pre-signed requests, so no two requests
 # carry the same event.
