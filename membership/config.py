@@ -73,6 +73,8 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Forms and Stripe's events are small; anything larger is refused with 413.
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         # Cookies: never readable from JavaScript, never sent cross-site on a POST,
         # and only over HTTPS outside local development.
         "SESSION_COOKIE_HTTPONLY": True,

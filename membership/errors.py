@@ -14,6 +14,7 @@ TITLES = {
     403: "Access denied",
     404: "Page not found",
     405: "Method not allowed",
+    413: "Request too large",
     429: "Too many requests",
     500: "Something went wrong",
 }

@@ -120,3 +120,10 @@ def test_settings_from_the_environment(tmp_path):
 def test_unknown_environment_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="MEMBERSHIP_ENV"):
         load_config(str(tmp_path), {"MEMBERSHIP_ENV": "staging"})
+
+
+def test_oversized_requests_are_refused_with_413(client):
+    response = client.post("/stripe/webhook", data=b"x" * (3 * 1024 * 1024),
+                           content_type="application/json")
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "Request too large"
