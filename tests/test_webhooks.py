@@ -455,3 +455,19 @@ def test_a_customer_whose_email_changed_at_stripe_stays_the_same_donor(send):
     assert send(sp.event("checkout.session.completed", second)).status_code == 200
     assert count(Donor) == 1
     assert {d.donor.email for d in donations()} == {"old@example.org"}
+
+
+def test_subscription_event_first_with_stripe_unreachable_keeps_the_gift_until_its_donor_is_known(
+        send, fake_stripe):
+    customer, sub_id = sp.fresh_id("cus"), sp.fresh_id("sub")
+    fake_stripe.fail_next = 10  # the customer lookup cannot reach Stripe
+    response = send(sp.event("customer.subscription.created",
+                             sp.subscription(sub_id, customer=customer)))
+    assert response.status_code == 200
+    assert gift(sub_id).donor is None and gift(sub_id).status == "active"
+    fake_stripe.fail_next = 0
+    send(sp.event("invoice.paid", sp.invoice(subscription_id=sub_id, customer=customer,
+                                             email="late@example.org",
+                                             billing_reason="subscription_create")))
+    assert gift(sub_id).donor.email == "late@example.org"
+    assert [d.donor.email for d in donations()] == ["late@example.org"]

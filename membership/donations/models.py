@@ -77,7 +77,9 @@ class RecurringGift(_GiftDetails, db.Model):
     __tablename__ = "recurring_gifts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), index=True)
+    # Unknown while only subscription events have arrived and Stripe cannot be asked who
+    # the customer is; the checkout or the first invoice fills it in.
+    donor_id: Mapped[int | None] = mapped_column(ForeignKey("donors.id"), index=True)
     stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
     # Stripe's subscription status: incomplete, active, past_due, canceled, unpaid, …
     status: Mapped[str] = mapped_column(String(24), default="incomplete")
@@ -93,7 +95,7 @@ class RecurringGift(_GiftDetails, db.Model):
     status_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    donor: Mapped[Donor] = relationship()
+    donor: Mapped[Donor | None] = relationship()
 
     @property
     def monthly_cents(self) -> int:

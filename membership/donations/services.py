@@ -258,6 +258,8 @@ def record_recurring_payment(payment: Payment, gift: RecurringGift,
     """Record one paid invoice of a recurring gift once; the gift is active again."""
     details = _details(gift, payment)
     details["frequency"] = gift.frequency
+    if gift.donor is None:
+        gift.donor = _donor_for(payment, checkout_by_public_id(payment.gift_public_id))
     donation = _insert_donation(payment, gift.donor, details, recurring_gift=gift)
     note_status(gift, ACTIVE, as_of)
     checkout = checkout_by_public_id(payment.gift_public_id)
@@ -356,6 +358,8 @@ def apply_subscription_state(state: SubscriptionState) -> RecurringGift:
         gift = _create_gift(state)
         if not state.authoritative and state.status:
             note_status(gift, state.status, state.as_of)
+    elif gift.donor is None:
+        gift.donor = _donor_or_none(state)
     elif state.customer_id and gift.donor.stripe_customer_id is None:
         gift.donor.stripe_customer_id = state.customer_id
     started = min(filter(None, (state.started_at, state.as_of)))
@@ -370,12 +374,20 @@ def apply_subscription_state(state: SubscriptionState) -> RecurringGift:
     return gift
 
 
+def _donor_or_none(state: SubscriptionState) -> Donor | None:
+    try:
+        return _donor_for(Payment(amount_cents=0, currency="", paid_at=state.as_of,
+                                  email=state.email, customer_id=state.customer_id),
+                          checkout_by_public_id(state.gift_public_id))
+    except NeedsDonor:
+        return None
+
+
 def _create_gift(state: SubscriptionState) -> RecurringGift:
     checkout = checkout_by_public_id(state.gift_public_id)
-    donor = _donor_for(Payment(amount_cents=0, currency="", paid_at=state.as_of,
-                               email=state.email, customer_id=state.customer_id), checkout)
+    donor = _donor_or_none(state)
     insert_or_ignore(RecurringGift, {
-        "donor_id": donor.id,
+        "donor_id": donor.id if donor else None,
         "stripe_subscription_id": state.subscription_id,
         "amount_cents": state.amount_cents or (checkout.amount_cents if checkout else 0),
         "fee_cents": checkout.fee_cents if checkout else 0,
@@ -441,8 +453,8 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
         "currency": currency.lower(),
         "created_at": failed_at,
     })
-    if failure_id is None:
-        return False
+    if failure_id is None or gift.donor is None:
+        return failure_id is not None
     queue_mail(gift.donor.email, "donations/payment_failed",
                _("Your recurring gift could not be charged"),
                frequency=gift.frequency, amount_cents=gift.amount_cents,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from membership.donations import services as donations
-from membership.donations.gateway import Gateway
+from membership.donations.gateway import Gateway, GatewayError
 from membership.donations.models import FAILED, INTERVALS, MONTHLY, PAID, PROCESSING
 from membership.payments.models import IGNORED, PROCESSED
 from membership.urls import external_url
@@ -47,7 +47,12 @@ def _email_if_unknown(customer_id: str | None, gift_public_id: str | None,
     if donations.recurring_gift_exists(subscription_id) \
             or donations.knows_donor(customer_id, gift_public_id) or not customer_id:
         return None
-    return gateway.customer_email(customer_id)
+    try:
+        return gateway.customer_email(customer_id)
+    except GatewayError:
+        # Not fatal: the gift is kept without a donor until the checkout or an invoice,
+        # which carry the e-mail, arrive.
+        return None
 
 
 # Checkout ---------------------------------------------------------------------------------
@@ -158,6 +163,8 @@ def on_invoice_paid(invoice: StripeObject, as_of: datetime, gateway: Gateway) ->
         amount_cents=invoice["amount_paid"],
         currency=invoice["currency"],
         paid_at=paid_at,
+        email=invoice.get("customer_email"),
+        name=invoice.get("customer_name") or "",
         customer_id=_id(invoice.get("customer")),
         gift_public_id=metadata.get("gift"),
         billing_reason=invoice.get("billing_reason"),
