@@ -112,6 +112,10 @@ def test_tampered_body_is_refused(app, client):
     ('["evt_1"]', "not a Stripe event"),
     ('{"id": "evt_1", "object": "event", "type": "x", "created": 1, "data": {}}',
      "not a Stripe event"),
+    ('{"id": "evt_1", "object": "event", "type": "x", "created": 1, "data": [1]}',
+     "not a Stripe event"),
+    ('{"id": "evt_1", "object": "event", "type": "x", "created": "1", "data": {"object": {}}}',
+     "not a Stripe event"),
 ])
 def test_signed_body_that_is_not_an_event_is_refused(app, client, body, reason):
     header = sp.sign(body, app.config["STRIPE_WEBHOOK_SECRET"])
@@ -471,3 +475,12 @@ def test_subscription_event_first_with_stripe_unreachable_keeps_the_gift_until_i
                                              billing_reason="subscription_create")))
     assert gift(sub_id).donor.email == "late@example.org"
     assert [d.donor.email for d in donations()] == ["late@example.org"]
+
+
+def test_subscription_checkout_without_a_subscription_is_ignored(send):
+    session = sp.checkout_session(mode="subscription", subscription=None,
+                                  metadata=sp.MONTHLY)
+    response = send(sp.event("checkout.session.completed", session))
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ignored"
+    assert count(RecurringGift) == 0

@@ -62,6 +62,8 @@ def on_checkout_completed(session: StripeObject, as_of: datetime, gateway: Gatew
     if not is_donation(metadata):
         return IGNORED
     paid = session.get("payment_status") in ("paid", "no_payment_required")
+    if session.get("mode") == "subscription" and not session.get("subscription"):
+        return IGNORED  # no subscription was started; its events will tell us if one is
     if session.get("mode") == "subscription":
         donations.apply_subscription_state(donations.SubscriptionState(
             subscription_id=_id(session["subscription"]),

@@ -49,10 +49,11 @@ def verify_event(raw: bytes, signature: str | None, secret: str, livemode: bool)
         event = json.loads(raw)
     except ValueError as error:
         raise WebhookRejected("the body is not valid JSON") from error
-    if not (isinstance(event, dict) and event.get("object") == "event"
+    data = event.get("data") if isinstance(event, dict) else None
+    if not (isinstance(data, dict) and isinstance(data.get("object"), dict)
+            and event.get("object") == "event"
             and isinstance(event.get("id"), str) and isinstance(event.get("type"), str)
-            and isinstance(event.get("created"), int)
-            and isinstance((event.get("data") or {}).get("object"), dict)):
+            and isinstance(event.get("created"), int)):
         raise WebhookRejected("the body is not a Stripe event")
     if bool(event.get("livemode")) != livemode:
         mode = "live" if event.get("livemode") else "test"
