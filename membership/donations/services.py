@@ -258,11 +258,11 @@ def record_recurring_payment(payment: Payment, gift: RecurringGift,
     """Record one paid invoice of a recurring gift once; the gift is active again."""
     details = _details(gift, payment)
     details["frequency"] = gift.frequency
+    checkout = checkout_by_public_id(payment.gift_public_id)
     if gift.donor is None:
-        gift.donor = _donor_for(payment, checkout_by_public_id(payment.gift_public_id))
+        gift.donor = _donor_for(payment, checkout)
     donation = _insert_donation(payment, gift.donor, details, recurring_gift=gift)
     note_status(gift, ACTIVE, as_of)
-    checkout = checkout_by_public_id(payment.gift_public_id)
     if checkout is not None:
         checkout.status = PAID
     db.session.flush()
