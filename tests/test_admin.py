@@ -6,7 +6,7 @@ from membership.accounts.models import User
 from membership.extensions import db
 from membership.mail.services import queue_mail
 from tests import stripe_payloads as sp
-from tests.test_webhooks import failing_inserts
+from tests.builders import failing_inserts
 
 
 def admin_routes(app) -> list[tuple[str, str]]:

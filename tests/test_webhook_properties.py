@@ -3,20 +3,19 @@ final state equals the one of delivering each event once, in order."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections import Counter
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from membership.donations.models import ChargeState, Donation, Donor, PaymentFailure, RecurringGift
 from membership.extensions import db
 from membership.mail.models import OutboxMessage
 from tests import stripe_payloads as sp
+from tests.builders import flaky_database
 from tests.conftest import empty_database
 
 
@@ -180,23 +179,6 @@ def test_any_order_and_repetition_reach_the_in_order_state(app, client, fake_str
         assert expected["donations"], "every scenario records at least one gift"
     finally:
         empty_database()
-
-
-@contextmanager
-def flaky_database(fraction: float, seed: int):
-    """Make the database refuse about `fraction` of the statements that write."""
-    chance = random.Random(seed)
-
-    def refuse(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")) \
-                and chance.random() < fraction:
-            raise RuntimeError("injected database failure")
-
-    event.listen(db.engine, "before_cursor_execute", refuse)
-    try:
-        yield
-    finally:
-        event.remove(db.engine, "before_cursor_execute", refuse)
 
 
 @settings(max_examples=10, deadline=None,

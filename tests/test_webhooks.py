@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from membership.donations.models import (
     Checkout,
@@ -19,7 +18,7 @@ from membership.donations.models import (
 from membership.extensions import db
 from membership.payments.models import StripeEvent
 from tests import stripe_payloads as sp
-from tests.builders import outbox
+from tests.builders import failing_inserts, outbox
 
 
 @pytest.fixture
@@ -32,24 +31,6 @@ def send(app, client):
     def send(evt, **kwargs):
         return sp.post_event(client, app, evt, **kwargs)
     return send
-
-
-@contextmanager
-def failing_inserts(table: str, times: int = 1):
-    """Make the database refuse the next `times` inserts into `table`."""
-    left = {"count": times}
-
-    def refuse(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith(f"INSERT INTO {table.upper()} ") \
-                and left["count"]:
-            left["count"] -= 1
-            raise RuntimeError(f"injected failure writing {table}")
-
-    event.listen(db.engine, "before_cursor_execute", refuse)
-    try:
-        yield
-    finally:
-        event.remove(db.engine, "before_cursor_execute", refuse)
 
 
 def count(model) -> int:

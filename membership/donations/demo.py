@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select
 from membership.donations.models import (
     MONTHLY,
     ONCE,
+    PARTIALLY_REFUNDED,
     REFUNDED,
     REVERSED,
     SUCCEEDED,
@@ -23,7 +24,6 @@ from membership.donations.models import (
     PaymentFailure,
     RecurringGift,
 )
-from membership.donations.services import PARTIALLY_REFUNDED
 from membership.extensions import db
 from membership.sql import insert_or_ignore
 from membership.types import utcnow

@@ -7,9 +7,10 @@ from typing import Any
 
 import stripe
 from flask import Flask, current_app
+from flask_babel import gettext as _
 
 from membership.donations.gateway import GATEWAY_KEY, CheckoutSession, GatewayError
-from membership.donations.models import INTERVALS, ONCE, Checkout, RecurringGift
+from membership.donations.models import INTERVALS, MONTHLY, ONCE, Checkout, RecurringGift
 
 
 def donation_metadata(checkout: Checkout) -> dict[str, str]:
@@ -24,8 +25,10 @@ def donation_metadata(checkout: Checkout) -> dict[str, str]:
 def line_item_name(checkout: Checkout) -> str:
     organization = current_app.config["ORGANIZATION_NAME"]
     if checkout.frequency == ONCE:
-        return f"Gift to {organization}"
-    return f"{checkout.frequency.capitalize()} gift to {organization}"
+        return _("Gift to %(org)s", org=organization)
+    if checkout.frequency == MONTHLY:
+        return _("Monthly gift to %(org)s", org=organization)
+    return _("Yearly gift to %(org)s", org=organization)
 
 
 class StripeGateway:
