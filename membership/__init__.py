@@ -86,16 +86,21 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_domains(app: Flask) -> None:
-    """Wire the domains together: the payment gateway, and the account signals other
-    domains answer."""
+    """Wire the domains together: the payment gateway, the signals other domains answer,
+    and what donations ask of campaigns without importing them."""
     from membership.accounts.signals import account_deleting, account_exporting, email_verified
+    from membership.campaigns import services as campaigns
     from membership.donations import services as donations
+    from membership.donations.signals import donation_changed
     from membership.payments.gateway import init_gateway
 
     init_gateway(app)
     email_verified.connect(donations.link_donor_to_account, weak=False)
     account_deleting.connect(donations.anonymize_donor_records, weak=False)
     account_exporting.connect(donations.export_giving, weak=False)
+    donation_changed.connect(campaigns.count_donation_change, weak=False)
+    app.extensions[donations.CAMPAIGN_OFFERS_KEY] = campaigns.campaign_offer
+    campaigns.init_featured_cache(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -103,13 +108,14 @@ def register_blueprints(app: Flask) -> None:
     from membership.accounts import cli as accounts_cli
     from membership.accounts import routes as accounts
     from membership.admin import routes as admin
+    from membership.campaigns import routes as campaigns
     from membership.donations import routes as donations
     from membership.mail import cli as mail_cli
     from membership.payments import cli as payments_cli
     from membership.payments import routes as payments
     from membership.site import routes as site
 
-    for blueprint in (site.bp, accounts.bp, donations.bp, payments.bp, admin.bp,
+    for blueprint in (site.bp, accounts.bp, donations.bp, campaigns.bp, payments.bp, admin.bp,
                       accounts_cli.bp, mail_cli.bp, payments_cli.bp, demo.bp):
         app.register_blueprint(blueprint)
     if app.config["PAYMENTS_GATEWAY"] == "sandbox":

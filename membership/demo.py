@@ -6,8 +6,10 @@ import click
 from flask import Blueprint, current_app
 
 from membership.accounts.services import ensure_staff
+from membership.campaigns.demo import recount_all, seed_demo_campaigns
 from membership.donations.demo import demo_donation_count, seed_demo_donations
 from membership.extensions import db
+from membership.types import utcnow
 
 bp = Blueprint("demo_cli", __name__, cli_group=None)
 
@@ -23,8 +25,12 @@ def seed_demo(donations: int) -> None:
     if current_app.config["MEMBERSHIP_ENV"] != "production":
         ensure_staff(DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD)
         click.echo(f"Demo staff login: {DEMO_STAFF_EMAIL} / {DEMO_STAFF_PASSWORD}")
+    seed_demo_campaigns(utcnow())
     db.session.commit()
     if donations:
         added = seed_demo_donations(donations, current_app.config["DONATION_CURRENCIES"])
+        if added:
+            recount_all()
+            db.session.commit()
         click.echo(f"Synthetic donations: {demo_donation_count()} ({added} added).")
     click.echo("Demo content is in place.")

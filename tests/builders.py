@@ -6,11 +6,22 @@ import random
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
+from itertools import count
 
 from sqlalchemy import event, select
 
 from membership.accounts.models import User
 from membership.accounts.services import hash_password
+from membership.campaigns.models import Campaign
+from membership.campaigns.services import save_campaign
+from membership.donations.services import (
+    GiftChoice,
+    Payment,
+    apply_charge_state,
+    record_one_time_payment,
+    start_checkout,
+)
 from membership.extensions import db
 from membership.mail.models import OutboxMessage
 from membership.mail.services import render_message
@@ -40,6 +51,58 @@ def last_link(recipient: str) -> str:
     urls = re.findall(r"https?://[^\s\"<]+", render_message(messages[-1]).text_body)
     assert urls, "no link in the mail"
     return re.sub(r"^https?://[^/]+", "", urls[-1])
+
+
+def make_campaign(slug: str = "20th-anniversary", **overrides) -> Campaign:
+    """A campaign running now (from 30 days ago for 30 days more), committed."""
+    now = utcnow()
+    values = {
+        "slug": slug, "title": "Twenty years", "appeal": "Mark the anniversary.",
+        "story": "Our *story*.", "goal_type": "amount", "goal": 1_000_000,
+        "currency": "usd", "starts_at": now - timedelta(days=30),
+        "ends_at": now + timedelta(days=30), "featured": False, "suggested_amounts": [],
+        "milestones": [], "sponsor_name": None, "match_sponsor_part": None,
+        "match_gift_part": None, "match_cap_cents": None,
+        **overrides,
+    }
+    campaign = save_campaign(values)
+    db.session.commit()
+    return campaign
+
+
+_gifts = count(1)
+
+
+def give(amount_cents: int, email: str = "donor@example.org", *,
+         campaign: str | None = "20th-anniversary", at: datetime | None = None,
+         currency: str = "usd", name: str = "Dana Donor", anonymous: bool = False,
+         dedication: tuple[str, str] | None = None) -> Payment:
+    """Record a paid one-time gift through the same service the webhook uses; returns
+    the payment, whose ids refund and dispute it. Anonymous or dedicated gifts go
+    through the gift form's checkout, which carries those choices."""
+    serial = next(_gifts)
+    checkout = None
+    if anonymous or dedication:
+        kind, person = dedication or (None, None)
+        checkout = start_checkout(GiftChoice(
+            email=email, name=name, amount_cents=amount_cents, currency=currency,
+            frequency="once", campaign=campaign, anonymous=anonymous,
+            dedication_kind=kind, dedication_name=person))
+    payment = Payment(amount_cents=amount_cents, currency=currency, paid_at=at or utcnow(),
+                      email=email, name=name, campaign=campaign,
+                      gift_public_id=checkout.public_id if checkout else None,
+                      payment_intent_id=f"pi_gift{serial}", charge_id=f"ch_gift{serial}")
+    record_one_time_payment(payment)
+    db.session.commit()
+    return payment
+
+
+def settle(payment: Payment, *, refunded: int | None = None, dispute: str | None = None,
+           at: datetime | None = None) -> None:
+    """Stripe reports a refund of `refunded` in total, or a dispute's new status."""
+    apply_charge_state(payment.charge_id, payment.payment_intent_id, at or utcnow(),
+                       amount_refunded=refunded, dispute_status=dispute)
+    db.session.commit()
 
 
 @contextmanager

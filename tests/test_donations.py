@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from membership.donations.models import Checkout, Donation, Donor, RecurringGift
 from membership.extensions import db
-from tests.builders import last_link, outbox
+from tests.builders import last_link, make_campaign, outbox
 from tests.conftest import Browserless
 
 GUEST = {"email": "guest@example.org", "currency": "usd", "frequency": "once", "amount": "36"}
@@ -33,6 +33,7 @@ def pay(forms: Browserless, response, action: str = "pay"):
 # The form --------------------------------------------------------------------------------------
 
 def test_donate_page_preselects_from_the_query_string(client):
+    make_campaign("20th-anniversary")
     page = client.get("/donate?amount=100&frequency=monthly&campaign=20th-anniversary")
     html = page.get_data(as_text=True)
     assert page.status_code == 200

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from membership.donations.models import Checkout, Donor, RecurringGift
 from membership.extensions import db
 from tests import stripe_payloads as sp
-from tests.builders import make_user
+from tests.builders import make_campaign, make_user
 
 GIFT = {"email": "donor@example.org", "currency": "usd", "frequency": "once", "amount": "36"}
 
@@ -20,6 +20,7 @@ def app_overrides(stripe_settings):
 
 
 def test_one_time_gift_opens_a_payment_session_with_our_metadata(forms, fake_stripe):
+    make_campaign("20th-anniversary")
     response = forms.post("/donate", {**GIFT, "campaign": "20th-anniversary",
                                       "cover_fees": "y"})
     assert response.status_code == 303
@@ -50,6 +51,7 @@ def test_one_time_gift_opens_a_payment_session_with_our_metadata(forms, fake_str
 
 
 def test_monthly_gift_opens_a_subscription_session(forms, fake_stripe):
+    make_campaign("20th-anniversary")
     forms.post("/donate", {**GIFT, "frequency": "monthly", "amount": "18",
                            "campaign": "20th-anniversary"})
     params = fake_stripe.calls("POST", "/v1/checkout/sessions")[0].params

@@ -90,3 +90,7 @@ def replay(stripe_id: str):
     else:
         flash(_("Event %(id)s failed again; the error is shown below.", id=stripe_id), "error")
     return redirect(url_for("admin.event_detail", stripe_id=stripe_id))
+
+
+# The other staff areas register their views on this blueprint, behind the same guard.
+from membership.admin import campaigns  # noqa: E402, F401

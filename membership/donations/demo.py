@@ -76,13 +76,24 @@ def seed_demo_donations(target: int, currencies: list[str], seed: int = 20) -> i
 def _demo_donors(count: int, now: datetime) -> list[int]:
     present = db.session.scalar(select(func.count()).select_from(Donor).where(
         Donor.email.like(f"%@{DEMO_DOMAIN}")))
-    new = [{"email": f"donor{n:06d}@{DEMO_DOMAIN}", "name": f"Demo Donor {n}",
+    new = [{"email": f"donor{n:06d}@{DEMO_DOMAIN}", "name": _demo_name(n),
             "created_at": now - timedelta(days=3 * 365)} for n in range(present, count)]
     for start in range(0, len(new), BATCH):
         db.session.execute(insert(Donor), new[start:start + BATCH])
     db.session.commit()
     return list(db.session.scalars(
         select(Donor.id).where(Donor.email.like(f"%@{DEMO_DOMAIN}")).order_by(Donor.id)))
+
+
+FIRST_NAMES = ("Amina", "Omar", "Noa", "Farid", "Layla", "Yusuf", "Sara", "Bilal", "Maya",
+               "Hamid", "Rania", "David", "Zainab", "Karim", "Tamar", "Imran", "Hana",
+               "Samir", "Nadia", "Ali", "Ruth", "Mariam", "Tariq", "Leila")
+LAST_NAMES = ("Rahimi", "Haddad", "Levi", "Qureshi", "Nasser", "Karimi", "Cohen", "Ahmadi",
+              "Khalil", "Shapiro", "Baloch", "Mansour", "Hussaini", "Farouk", "Stein")
+
+
+def _demo_name(n: int) -> str:
+    return f"{FIRST_NAMES[n % len(FIRST_NAMES)]} {LAST_NAMES[(n // 7) % len(LAST_NAMES)]}"
 
 
 def _recurring_gifts(rng: random.Random, donor_ids: list[int], currencies: list[str],

@@ -4,6 +4,7 @@ import re
 from decimal import Decimal
 
 from flask import current_app
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -20,6 +21,8 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 
 from membership.donations.models import FREQUENCIES
 from membership.donations.money import AmountError, format_money, parse_amount, to_minor
+from membership.donations.services import campaign_offer
+from membership.types import utcnow
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FREQUENCY_LABELS = {"once": _l("Once"), "monthly": _l("Monthly"), "yearly": _l("Yearly")}
@@ -96,8 +99,21 @@ class DonateForm(FlaskForm):
             raise ValidationError(str(error)) from error
 
     def validate_campaign(self, field) -> None:
-        if field.data and not SLUG.match(field.data):
+        if not field.data:
+            return
+        offer = campaign_offer(field.data) if SLUG.match(field.data) else None
+        if offer is None:
             raise ValidationError(_("This campaign does not exist."))
+        now = utcnow()
+        if now < offer.starts_at:
+            raise ValidationError(_("This campaign opens on %(date)s.",
+                                    date=format_date(offer.starts_at, "long")))
+        if now >= offer.ends_at:
+            raise ValidationError(_("This campaign has ended. Thank you to everyone who "
+                                    "gave; you can still give to our reporting."))
+        if self.currency.data != offer.currency:
+            raise ValidationError(_("Gifts to this campaign are made in %(currency)s.",
+                                    currency=offer.currency.upper()))
 
     def validate_website(self, field) -> None:
         if field.data:

@@ -30,7 +30,7 @@ from membership.donations.forms import (
 )
 from membership.donations.gateway import GatewayError, payment_gateway
 from membership.donations.models import FREQUENCIES, PAID
-from membership.donations.money import AmountError, format_money
+from membership.donations.money import AmountError, format_money, to_major
 from membership.extensions import db, limiter
 from membership.urls import external_url
 
@@ -54,6 +54,9 @@ def _preselect(form: DonateForm) -> None:
         form.amount.data = args["amount"].strip()
     if args.get("campaign"):
         form.campaign.data = args["campaign"].strip()
+        offer = services.campaign_offer(form.campaign.data)
+        if offer and not args.get("currency"):
+            form.currency.data = offer.currency
     if current_user.is_authenticated and not form.email.data:
         form.email.data = current_user.email
         form.name.data = form.name.data or current_user.name
@@ -66,6 +69,15 @@ def _fee_preview(form: DonateForm) -> str | None:
     except AmountError:
         return None
     return format_money(services.fee_for(amount_cents, form.currency.data), form.currency.data)
+
+
+def _suggested_amounts(offer: services.CampaignOffer | None) -> dict[str, list[str]]:
+    """The site's suggestions per frequency; a campaign may choose its one-time ones."""
+    suggested = dict(current_app.config["DONATION_SUGGESTED_AMOUNTS"])
+    if offer and offer.suggested_amounts:
+        suggested["once"] = [str(to_major(amount, offer.currency))
+                             for amount in offer.suggested_amounts]
+    return suggested
 
 
 # On appeal days most visitors are anonymous and see the same gift form but for their
@@ -143,9 +155,10 @@ def donate():
             db.session.commit()
             return redirect(session.url, code=303)
     status = INVALID if form.errors else 200
+    offer = services.campaign_offer(form.campaign.data)
     html = render_template(
-        "donations/donate.html", form=form, fee_preview=_fee_preview(form),
-        suggested=current_app.config["DONATION_SUGGESTED_AMOUNTS"],
+        "donations/donate.html", form=form, fee_preview=_fee_preview(form), offer=offer,
+        suggested=_suggested_amounts(offer),
     )
     if _cacheable():
         _remember_page(html, form)

@@ -20,6 +20,7 @@ from membership.accounts.models import User
 from membership.accounts.services import normalize_email
 from membership.donations.models import (
     DISPUTED,
+    LOST_DISPUTE,
     ONCE,
     PAID,
     PARTIALLY_REFUNDED,
@@ -34,6 +35,7 @@ from membership.donations.models import (
     RecurringGift,
 )
 from membership.donations.money import cover_fee
+from membership.donations.signals import DonationChange, donation_changed
 from membership.extensions import db
 from membership.mail.services import queue_mail
 from membership.sql import insert_or_ignore, upsert_insert
@@ -43,8 +45,6 @@ from membership.urls import external_url
 CANCELED = "canceled"
 PAST_DUE = "past_due"
 ACTIVE = "active"
-# Dispute outcomes that take the money back.
-LOST_DISPUTE = "lost"
 OPEN_DISPUTE_STATES = ("warning_needs_response", "warning_under_review", "needs_response",
                        "under_review")
 
@@ -142,6 +142,28 @@ class GiftChoice:
     dedication_kind: str | None = None
     dedication_name: str | None = None
     dedication_message: str | None = None
+
+
+@dataclass(frozen=True)
+class CampaignOffer:
+    """What the gift form needs to know of a campaign a gift is made to."""
+
+    slug: str
+    title: str
+    currency: str
+    starts_at: datetime
+    ends_at: datetime  # gifts count from starts_at up to, not including, ends_at
+    suggested_amounts: tuple[int, ...] = ()  # one-time, in minor units
+
+
+# The campaigns domain registers a `slug -> CampaignOffer | None` lookup here, so that
+# donations need not import it (campaigns builds on donations, not the other way).
+CAMPAIGN_OFFERS_KEY = "donations.campaign_offers"
+
+
+def campaign_offer(slug: str | None) -> CampaignOffer | None:
+    lookup = current_app.extensions.get(CAMPAIGN_OFFERS_KEY)
+    return lookup(slug) if slug and lookup else None
 
 
 def fee_for(amount_cents: int, currency: str) -> int:
@@ -303,6 +325,8 @@ def _insert_donation(payment: Payment, donor: Donor, details: dict,
     donation_id = insert_or_ignore(Donation, values)
     if donation_id is None:
         return None
+    _announce(donation_id, values, gross_delta=payment.amount_cents,
+              net_delta=payment.amount_cents, counted_delta=1 if payment.amount_cents else 0)
     _apply_known_charge_state(donation_id, payment)
     # An unsaved copy is enough to write the thank-you mail.
     _thank(Donation(id=donation_id, donor=donor, **values))
@@ -517,12 +541,33 @@ _KNOWN_CHARGE = select(ChargeState.id).where(or_(
 
 
 def _apply_charge(donation: Donation, charge: ChargeState) -> None:
+    net_before = donation.net_cents
     donation.stripe_charge_id = donation.stripe_charge_id or charge.stripe_charge_id
     donation.refunded_cents = min(max(donation.refunded_cents, charge.amount_refunded),
                                   donation.amount_cents)
     donation.dispute_status = charge.dispute_status
     donation.status = donation_status(donation)
     db.session.flush()
+    net_after = donation.net_cents
+    if net_after != net_before:
+        _announce(donation.id, _totals_key(donation), gross_delta=0,
+                  net_delta=net_after - net_before,
+                  counted_delta=(net_after > 0) - (net_before > 0))
+
+
+def _totals_key(donation: Donation) -> dict:
+    return {"donor_id": donation.donor_id, "campaign": donation.campaign,
+            "currency": donation.currency, "frequency": donation.frequency,
+            "created_at": donation.created_at}
+
+
+def _announce(donation_id: int, values: dict, **deltas: int) -> None:
+    """Tell the keepers of running totals, in this transaction, what the donation is now
+    worth compared with before."""
+    donation_changed.send(DonationChange(
+        donation_id=donation_id, donor_id=values["donor_id"], campaign=values["campaign"],
+        currency=values["currency"], frequency=values["frequency"],
+        created_at=values["created_at"], **deltas))
 
 
 def donation_status(donation: Donation) -> str:
@@ -535,13 +580,6 @@ def donation_status(donation: Donation) -> str:
     if donation.refunded_cents > 0:
         return PARTIALLY_REFUNDED
     return SUCCEEDED
-
-
-def net_cents(donation: Donation) -> int:
-    """What the organization keeps: nothing after a lost dispute, else minus refunds."""
-    if donation.dispute_status == LOST_DISPUTE:
-        return 0
-    return donation.amount_cents - donation.refunded_cents
 
 
 # The donor's own view -------------------------------------------------------------------
@@ -575,7 +613,7 @@ def yearly_statement(user: User, year: int) -> tuple[list[Donation], dict[str, i
     donations = [d for d in donations_for(user) if d.created_at.year == year]
     totals: dict[str, int] = {}
     for donation in sorted(donations, key=lambda d: d.created_at):
-        totals[donation.currency] = totals.get(donation.currency, 0) + net_cents(donation)
+        totals[donation.currency] = totals.get(donation.currency, 0) + donation.net_cents
     return sorted(donations, key=lambda d: d.created_at), totals
 
 

@@ -4,14 +4,22 @@ from flask import Blueprint, jsonify, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from membership.campaigns.models import Campaign
+from membership.campaigns.services import featured_campaign, progress
 from membership.extensions import db, limiter
+from membership.types import utcnow
 
 bp = Blueprint("site", __name__)
 
 
 @bp.get("/")
 def home():
-    return render_template("site/home.html")
+    now = utcnow()
+    featured = featured_campaign(now)
+    # The banner's copy may be half a minute old; the figures on the home page are not.
+    campaign = db.session.get(Campaign, featured.id) if featured else None
+    return render_template("site/home.html", campaign=campaign,
+                           progress=progress(campaign, now) if campaign else None)
 
 
 @bp.get("/healthz")

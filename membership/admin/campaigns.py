@@ -1,0 +1,64 @@
+"""Staff pages for campaigns: list, create, edit (which also schedules), end."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from membership.admin.routes import bp
+from membership.campaigns import services
+from membership.campaigns.forms import CampaignForm, EndCampaignForm, form_data
+from membership.campaigns.models import Campaign
+from membership.extensions import db
+from membership.types import utcnow
+
+INVALID = 422
+
+
+@bp.get("/campaigns")
+def campaigns():
+    now = utcnow()
+    rows = db.session.scalars(select(Campaign).order_by(Campaign.starts_at.desc())).all()
+    return render_template("admin/campaigns.html", campaigns=rows, now=now,
+                           progress=services.progress, end_form=EndCampaignForm(formdata=None))
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+def new_campaign():
+    form = CampaignForm(taken_slugs=services.slug_taken)
+    if form.validate_on_submit():
+        campaign = services.save_campaign(form.values())
+        db.session.commit()
+        flash(_("Campaign “%(title)s” saved.", title=campaign.title), "success")
+        return redirect(url_for("admin.campaigns"))
+    return render_template("admin/campaign_form.html", form=form, campaign=None), (
+        INVALID if form.errors else 200)
+
+
+@bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
+def edit_campaign(campaign_id: int):
+    campaign = db.get_or_404(Campaign, campaign_id)
+    form = CampaignForm(data=form_data(campaign) if request.method == "GET" else None)
+    form.slug.data = campaign.slug  # the address never changes: links to it are out there
+    if form.validate_on_submit():
+        services.save_campaign(form.values(), campaign)
+        db.session.commit()
+        flash(_("Campaign “%(title)s” saved.", title=campaign.title), "success")
+        return redirect(url_for("admin.campaigns"))
+    return render_template("admin/campaign_form.html", form=form, campaign=campaign), (
+        INVALID if form.errors else 200)
+
+
+@bp.post("/campaigns/<int:campaign_id>/end")
+def end_campaign(campaign_id: int):
+    campaign = db.get_or_404(Campaign, campaign_id)
+    if not EndCampaignForm().validate_on_submit():
+        abort(400)
+    if services.end_campaign(campaign, utcnow()):
+        db.session.commit()
+        flash(_("Campaign “%(title)s” has ended.", title=campaign.title), "success")
+    else:
+        flash(_("Only a running campaign can be ended; change a scheduled one's dates."),
+              "error")
+    return redirect(url_for("admin.campaigns"))

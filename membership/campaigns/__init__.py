@@ -1,0 +1,1 @@
+"""Fundraising campaigns: an appeal with a goal, dates, a sponsor match and live progress."""

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, render_template
+from sqlalchemy import select
+
+from membership.campaigns import services
+from membership.campaigns.models import ACTIVE, ENDED, UPCOMING, Campaign
+from membership.extensions import db
+from membership.types import utcnow
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+
+
+def _campaign_or_404(slug: str) -> Campaign:
+    campaign = services.campaign_by_slug(slug)
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+@bp.get("/")
+def index():
+    now = utcnow()
+    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_at.desc())).all()
+    by_status = {ACTIVE: [], UPCOMING: [], ENDED: []}
+    for campaign in campaigns:
+        by_status[campaign.status(now)].append(campaign)
+    return render_template("campaigns/index.html", by_status=by_status, now=now,
+                           progress=services.progress)
+
+
+@bp.get("/<slug>")
+def page(slug: str):
+    campaign = _campaign_or_404(slug)
+    now = utcnow()
+    return render_template(
+        "campaigns/campaign.html", campaign=campaign, now=now,
+        progress=services.progress(campaign, now),
+        story=services.render_story(campaign.story),
+        supporters=services.recent_supporters(campaign),
+    )
+
+
+@bp.get("/<slug>/progress.json")
+def progress_json(slug: str):
+    response = jsonify(services.progress_document(_campaign_or_404(slug), utcnow()))
+    # Live figures: shared caches may keep them a few seconds, no longer.
+    response.cache_control.public = True
+    response.cache_control.max_age = 5
+    return response
+
+
+@bp.app_context_processor
+def _featured_campaign() -> dict:
+    # A callable: only pages that show the banner pay for the lookup.
+    return {"featured_campaign": lambda: services.featured_campaign(utcnow())}

@@ -1,0 +1,44 @@
+// Keeps a running campaign's figures live: reads progress.json every 30 seconds while
+// the page is visible. Without it the page shows the figures as of its loading.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.querySelector(".progress[data-progress-url]");
+  if (!box) return;
+  const bar = box.querySelector("progress");
+  const lang = document.documentElement.lang || "en";
+
+  const money = (minor, currency) => {
+    const format = new Intl.NumberFormat(lang, { style: "currency", currency: currency.toUpperCase() });
+    const digits = format.resolvedOptions().maximumFractionDigits;
+    const major = minor / 10 ** digits;
+    const whole = Number.isInteger(major);
+    return new Intl.NumberFormat(lang, {
+      style: "currency", currency: currency.toUpperCase(),
+      minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits,
+    }).format(major);
+  };
+  const show = (field, text) => {
+    const cell = box.querySelector(`[data-field="${field}"]`);
+    if (cell) cell.textContent = text;
+  };
+
+  const refresh = async () => {
+    if (document.hidden) return;
+    try {
+      const response = await fetch(box.dataset.progressUrl, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const progress = await response.json();
+      show("raised", money(progress.raised_cents, progress.currency));
+      show("matched", money(progress.matched_cents, progress.currency));
+      show("percent", `${progress.percent}%`);
+      show("donors", String(progress.donors));
+      show("days_left", String(progress.days_left));
+      bar.value = Math.min(progress.percent, 100);
+      bar.textContent = `${progress.percent}%`;
+      const valueText = bar.getAttribute("aria-valuetext") || "";
+      bar.setAttribute("aria-valuetext", valueText.replace(/\(\d+%\)/, `(${progress.percent}%)`));
+    } catch {
+      // Offline for a moment: the figures shown stay until the next try.
+    }
+  };
+  setInterval(refresh, 30000);
+});
