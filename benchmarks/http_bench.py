@@ -3,6 +3,8 @@ by gunicorn with 2 workers and loaded by wrk on this machine.
 
     .venv/bin/python benchmarks/http_bench.py donate       # GET /donate, POST /donate (sandbox)
     .venv/bin/python benchmarks/http_bench.py webhook      # signed events/s, PostgreSQL and SQLite
+    .venv/bin/python benchmarks/http_bench.py campaign     # progress.json and the campaign
+                                                           # page at 10k and 1M donations (PG)
 
 Prints one line per measurement and the ratio to the bare endpoint. Needs `wrk`
 (scripts/install-wrk.sh) and, for PostgreSQL, the local server (see README)."""
@@ -226,9 +228,44 @@ def bench_webhook(directory: Path) -> None:
                 report(f"POST /stripe/webhook on {name}", rate, total, errors, bare=bare[0])
 
 
+def seed(env: dict[str, str], donations: int) -> float:
+    """Top the demo data up to `donations` donations; returns the seconds it took."""
+    started = time.perf_counter()
+    subprocess.run([str(BIN / "flask"), "seed-demo", "--donations", str(donations)], cwd=ROOT,
+                   env={**os.environ, **env}, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def bench_campaign(directory: Path) -> None:
+    """progress.json and the campaign page at 10,000 and at 1,000,000 donations on
+    PostgreSQL: their cost must not grow with the number of gifts."""
+    env = app_env(fresh_postgres())
+    migrate(env)
+    sizes = [int(size) for size in os.environ.get("BENCH_DONATIONS",
+                                                 "10000,1000000").split(",")]
+    results: dict[int, dict[str, float]] = {}
+    with gunicorn("benchmarks.bare_app:app", {}) as bare_url:
+        for size in sizes:
+            print(f"seeding {size:,} donations: {seed(env, size):.0f} s", flush=True)
+            with gunicorn("wsgi:app", env, "/healthz") as app_url:
+                bare = wrk(bare_url + "/")
+                report(f"bare Flask GET / ({size:,} donations)", *bare)
+                progress = wrk(app_url + "/campaigns/20th-anniversary/progress.json")
+                report(f"GET progress.json ({size:,} donations)", *progress, bare=bare[0])
+                page = wrk(app_url + "/campaigns/20th-anniversary")
+                report(f"GET /campaigns/<slug> ({size:,} donations)", *page, bare=bare[0])
+                results[size] = {"progress": progress[0], "page": page[0]}
+    if len(sizes) == 2:
+        small, large = (results[size] for size in sizes)
+        for name in ("progress", "page"):
+            change = large[name] / small[name] - 1
+            print(f"{name}: {change:+.1%} throughput at {sizes[1]:,} vs {sizes[0]:,}",
+                  flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["donate", "webhook", "all"])
+    parser.add_argument("scenario", choices=["donate", "webhook", "campaign", "all"])
     scenario = parser.parse_args().scenario
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: run scripts/install-wrk.sh")
@@ -239,6 +276,8 @@ def main() -> None:
             bench_donate(Path(tmp))
         if scenario in ("webhook", "all"):
             bench_webhook(Path(tmp))
+        if scenario in ("campaign", "all"):
+            bench_campaign(Path(tmp))
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ def register_domains(app: Flask) -> None:
     account_exporting.connect(donations.export_giving, weak=False)
     donation_changed.connect(campaigns.count_donation_change, weak=False)
     app.extensions[donations.CAMPAIGN_OFFERS_KEY] = campaigns.campaign_offer
-    campaigns.init_featured_cache(app)
+    campaigns.init_caches(app)
 
 
 def register_blueprints(app: Flask) -> None:

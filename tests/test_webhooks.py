@@ -18,7 +18,7 @@ from membership.donations.models import (
 from membership.extensions import db
 from membership.payments.models import StripeEvent
 from tests import stripe_payloads as sp
-from tests.builders import failing_inserts, outbox
+from tests.builders import failing_inserts, make_campaign, outbox
 
 
 @pytest.fixture
@@ -201,6 +201,20 @@ def test_checkout_details_follow_the_gift(app, send):
     assert donation.campaign == "20th-anniversary"
     assert donation.anonymous and donation.dedication_name == "Sami"
     assert db.session.get(Checkout, checkout.id).status == "paid"
+
+
+def test_campaign_progress_follows_webhooks_in_the_same_transaction(app, client, send):
+    make_campaign("20th-anniversary")
+    session = sp.checkout_session(amount=5000, metadata={**sp.DONATION,
+                                                         "campaign": "20th-anniversary"})
+    send(sp.event("checkout.session.completed", session))
+    send(sp.event("checkout.session.completed", session))  # a second delivery
+    progress = client.get("/campaigns/20th-anniversary/progress.json").get_json()
+    assert (progress["raised_cents"], progress["donations"], progress["donors"]) == (5000, 1, 1)
+    send(sp.event("charge.refunded", sp.charge(payment_intent=session["payment_intent"],
+                                               amount=5000, amount_refunded=2000)))
+    progress = client.get("/campaigns/20th-anniversary/progress.json").get_json()
+    assert (progress["raised_cents"], progress["donations"]) == (3000, 1)
 
 
 def test_event_without_donation_metadata_is_stored_and_ignored(send):
@@ -417,6 +431,20 @@ def test_processing_error_answers_500_keeps_the_event_and_a_redelivery_applies_i
     assert response.status_code == 200
     assert count(Donation) == 1
     assert stored(evt["id"]).attempts == 2
+
+
+def test_a_failure_keeping_campaign_totals_records_nothing_until_the_retry(app, client, send):
+    make_campaign("20th-anniversary")
+    evt = sp.event("checkout.session.completed", sp.checkout_session(
+        amount=5000, metadata={**sp.DONATION, "campaign": "20th-anniversary"}))
+    with failing_inserts("campaign_supporters"):
+        assert send(evt).status_code == 500
+    assert count(Donation) == 0
+    assert client.get("/campaigns/20th-anniversary/progress.json").get_json()[
+        "raised_cents"] == 0
+    assert send(evt).status_code == 200
+    assert client.get("/campaigns/20th-anniversary/progress.json").get_json()[
+        "raised_cents"] == 5000
 
 
 def test_failed_event_is_replayed_from_the_stored_payload(app, send):

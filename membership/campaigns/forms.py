@@ -16,7 +16,14 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from membership.campaigns.models import AMOUNT_GOAL, DONORS_GOAL, Campaign
 from membership.donations.money import AmountError, parse_amount, to_major, to_minor
@@ -61,10 +68,11 @@ class CampaignForm(FlaskForm):
                                       "or a number of donors."),
                        render_kw={"inputmode": "decimal"})
     currency = SelectField(_l("Currency"))
+    # InputRequired, not DataRequired: a date that does not parse is reported as such.
     starts_at = DateTimeLocalField(_l("Starts (UTC)"), format=DATETIME_FORMAT,
-                                   validators=[DataRequired()])
+                                   validators=[InputRequired()])
     ends_at = DateTimeLocalField(_l("Ends (UTC)"), format=DATETIME_FORMAT,
-                                 validators=[DataRequired()],
+                                 validators=[InputRequired()],
                                  description=_l("Gifts count up to, not including, this "
                                                 "moment."))
     featured = BooleanField(_l("Feature it: a banner on every page while it runs"))

@@ -12,7 +12,7 @@ bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
 
 def _campaign_or_404(slug: str) -> Campaign:
-    campaign = services.campaign_by_slug(slug)
+    campaign = services.campaign_for_display(slug)
     if campaign is None:
         abort(404)
     return campaign

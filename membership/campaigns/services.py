@@ -6,14 +6,15 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 
 import nh3
 from cachetools import TTLCache
-from flask import current_app
+from flask import current_app, has_app_context
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, event, func, insert, select
+from sqlalchemy.orm import Session
 
 from membership.campaigns.models import (
     ACTIVE,
@@ -62,7 +63,7 @@ def save_campaign(values: dict, campaign: Campaign | None = None) -> Campaign:
         if recounts:
             recount(campaign)
     db.session.flush()
-    forget_featured()
+    _forget_at_commit(campaign.slug, featured=True)
     return campaign
 
 
@@ -74,7 +75,7 @@ def end_campaign(campaign: Campaign, now: datetime) -> bool:
         return False
     campaign.ends_at = now
     recount(campaign)
-    forget_featured()
+    _forget_at_commit(campaign.slug, featured=True)
     return True
 
 
@@ -166,6 +167,7 @@ def count_donation_change(change: DonationChange) -> None:
     if (campaign is None or change.currency != campaign.currency
             or not campaign.includes(change.created_at)):
         return
+    _forget_at_commit(campaign.slug)
     campaign.raised_cents += change.net_delta
     campaign.donations += change.counted_delta
     if change.counted_delta:
@@ -241,33 +243,38 @@ class Supporter:
 
 
 def recent_supporters(campaign: Campaign, limit: int = 12) -> list[Supporter]:
-    """The newest counted gifts, read through the (campaign, created_at) index: the cost
-    does not grow with the number of gifts."""
-    rows = db.session.execute(
-        select(Donation, Donor.name).join(Donor, Donor.id == Donation.donor_id).where(
-            Donation.campaign == campaign.slug,
-            Donation.currency == campaign.currency,
-            Donation.created_at >= campaign.starts_at,
-            Donation.created_at < campaign.ends_at,
-            Donation.net_cents > 0,
-        ).order_by(Donation.created_at.desc()).limit(limit))
-    return [
-        Supporter(
-            name="" if donation.anonymous else (name or "").split(" ")[0],
-            anonymous=donation.anonymous,
-            amount_cents=donation.amount_cents,
-            currency=donation.currency,
-            dedication_kind=donation.dedication_kind,
-            dedication_name=donation.dedication_name,
-            given_at=donation.created_at,
-        )
-        for donation, name in rows
-    ]
+    """The newest counted gifts, read through the (campaign, created_at) index (the cost
+    does not grow with the number of gifts) and kept like the campaign's copy."""
+    cache, lock = current_app.extensions[CAMPAIGN_CACHE_KEY]
+    key = (SUPPORTERS, campaign.slug)
+    with lock:
+        supporters = cache.get(key)
+    if supporters is None:
+        rows = db.session.execute(
+            select(Donation.anonymous, Donor.name, Donation.amount_cents, Donation.currency,
+                   Donation.dedication_kind, Donation.dedication_name, Donation.created_at)
+            .join(Donor, Donor.id == Donation.donor_id).where(
+                Donation.campaign == campaign.slug,
+                Donation.currency == campaign.currency,
+                Donation.created_at >= campaign.starts_at,
+                Donation.created_at < campaign.ends_at,
+                Donation.net_cents > 0,
+            ).order_by(Donation.created_at.desc()).limit(limit))
+        supporters = [
+            Supporter(name="" if anonymous else (name or "").split(" ")[0],
+                      anonymous=anonymous, amount_cents=amount, currency=currency,
+                      dedication_kind=kind, dedication_name=person, given_at=given_at)
+            for anonymous, name, amount, currency, kind, person, given_at in rows
+        ]
+        with lock:
+            cache[key] = supporters
+    return supporters
 
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
 
 
+@lru_cache(maxsize=64)
 def render_story(text: str) -> Markup:
     """Staff write Markdown; what reaches the page is sanitized HTML, so a pasted script
     or a javascript: link cannot run."""
@@ -276,13 +283,69 @@ def render_story(text: str) -> Markup:
                             url_schemes={"http", "https", "mailto"}))
 
 
-# The featured campaign ------------------------------------------------------------------
+# Read-mostly copies -----------------------------------------------------------------------
+#
+# On launch day the campaign page and progress.json are read thousands of times a second
+# and change a few times a second. Each process keeps a detached copy of the campaign row
+# for at most a second; a change recorded by this process drops its copy at commit, so a
+# reader here sees their own gift at once, and other processes within the second.
 
 FEATURED_CACHE_KEY = "campaigns.featured"
+CAMPAIGN_CACHE_KEY = "campaigns.by_slug"
+CAMPAIGN_COPY_SECONDS = 1
+_CHANGED = "campaigns.changed"  # slugs whose copies to drop when the session commits
+SUPPORTERS = "supporters"
 
 
-def init_featured_cache(app) -> None:
+def init_caches(app) -> None:
     app.extensions[FEATURED_CACHE_KEY] = (TTLCache(maxsize=1, ttl=30), threading.Lock())
+    app.extensions[CAMPAIGN_CACHE_KEY] = (
+        TTLCache(maxsize=512, ttl=CAMPAIGN_COPY_SECONDS), threading.Lock())
+
+
+def campaign_for_display(slug: str) -> Campaign | None:
+    """The campaign, as of at most a second ago (see above); read-only."""
+    cache, lock = current_app.extensions[CAMPAIGN_CACHE_KEY]
+    with lock:
+        campaign = cache.get(slug)
+    if campaign is None:
+        campaign = campaign_by_slug(slug)
+        if campaign is None:
+            return None
+        db.session.expunge(campaign)
+        with lock:
+            cache[slug] = campaign
+    return campaign
+
+
+def _forget_at_commit(slug: str, featured: bool = False) -> None:
+    """Drop this process's copies once the change is committed (not before: a reader
+    could copy the old row again in between)."""
+    changed = db.session.info.setdefault(_CHANGED, set())
+    changed.add(slug)
+    if featured:
+        changed.add(FEATURED_CACHE_KEY)
+
+
+@event.listens_for(Session, "after_commit")
+def _drop_changed_copies(session: Session) -> None:
+    changed = session.info.pop(_CHANGED, None)
+    if not changed or not has_app_context():
+        return
+    copies, lock = current_app.extensions[CAMPAIGN_CACHE_KEY]
+    with lock:
+        for slug in changed:
+            copies.pop(slug, None)
+            copies.pop((SUPPORTERS, slug), None)
+    if FEATURED_CACHE_KEY in changed:
+        featured, lock = current_app.extensions[FEATURED_CACHE_KEY]
+        with lock:
+            featured.clear()
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_copies(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
 
 
 def featured_campaign(now: datetime) -> Campaign | None:
@@ -302,12 +365,6 @@ def featured_campaign(now: datetime) -> Campaign | None:
         with lock:
             cache["featured"] = campaigns
     return next((c for c in campaigns if c.status(now) == ACTIVE), None)
-
-
-def forget_featured() -> None:
-    cache, lock = current_app.extensions[FEATURED_CACHE_KEY]
-    with lock:
-        cache.clear()
 
 
 # What the gift form needs to know ------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_currency
@@ -67,6 +68,7 @@ def to_major(minor: int, currency: str) -> Decimal:
     return Decimal(minor) / (Decimal(10) ** exponent(currency))
 
 
+@lru_cache(maxsize=4096)  # Babel's formatting is slow and pages repeat the same amounts
 def format_money(minor: int, currency: str, locale: str = "en") -> str:
     """`3650, "usd"` → `$36.50`; whole amounts without decimals (`$36`)."""
     major = to_major(minor, currency)
