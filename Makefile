@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 run: $(STAMP)
 	$(DEV_ENV) $(BIN)/flask db upgrade
-	$(DEV_ENV) $(BIN)/flask seed-demo
+	$(DEV_ENV) $(BIN)/flask seed-demo --donations 2000
 	@echo ""
 	@echo "  Membership is running at http://127.0.0.1:$(PORT)/"
 	@echo ""

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,6 +132,16 @@ def app_env(database_url: str, **extra: str) -> dict[str, str]:
             "STRIPE_WEBHOOK_SECRET": SECRET, "FLASK_APP": "wsgi", **extra}
 
 
+def production_env(database_url: str) -> dict[str, str]:
+    """Settings as deployed (no debug mode, no template reloading) for pages that never
+    reach Stripe."""
+    return {"MEMBERSHIP_ENV": "production", "DATABASE_URL": database_url,
+            "SECRET_KEY": "benchmark", "RATELIMIT_ENABLED": "false",
+            "PAYMENTS_GATEWAY": "stripe", "STRIPE_SECRET_KEY": "sk_test_benchmark",
+            "STRIPE_PUBLISHABLE_KEY": "pk_test_benchmark", "STRIPE_WEBHOOK_SECRET": SECRET,
+            "FLASK_APP": "wsgi"}
+
+
 def migrate(env: dict[str, str]) -> None:
     subprocess.run([str(BIN / "flask"), "db", "upgrade"], cwd=ROOT, env={**os.environ, **env},
                    check=True, capture_output=True)
@@ -236,31 +247,69 @@ def seed(env: dict[str, str], donations: int) -> float:
     return time.perf_counter() - started
 
 
+def postgres_database(name: str) -> str:
+    """A benchmark database kept between runs (seed-demo tops it up, it never duplicates);
+    BENCH_FRESH=1 starts it anew."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        if os.environ.get("BENCH_FRESH"):
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f"CREATE DATABASE {name}")
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def settle(database_url: str) -> None:
+    """After a bulk load: statistics up to date and autovacuum done, so that the load
+    does not bias what follows."""
+    import psycopg
+
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+        conn.execute("CHECKPOINT")
+
+
 def bench_campaign(directory: Path) -> None:
     """progress.json and the campaign page at 10,000 and at 1,000,000 donations on
-    PostgreSQL: their cost must not grow with the number of gifts."""
-    env = app_env(fresh_postgres())
-    migrate(env)
+    PostgreSQL, measured in alternating rounds next to a bare endpoint: their cost must
+    not grow with the number of gifts."""
     sizes = [int(size) for size in os.environ.get("BENCH_DONATIONS",
                                                  "10000,1000000").split(",")]
-    results: dict[int, dict[str, float]] = {}
+    envs = {}
+    for size in sizes:
+        env = production_env(postgres_database(f"{PG_BENCH_DB}_{size}"))
+        migrate(env)
+        print(f"{size:,} donations seeded in {seed(env, size):.0f} s", flush=True)
+        settle(env["DATABASE_URL"])
+        envs[size] = env
+    rounds = int(os.environ.get("BENCH_ROUNDS", "4"))
+    results: dict[int, dict[str, list[float]]] = {
+        size: {"bare": [], "progress": [], "page": []} for size in sizes}
     with gunicorn("benchmarks.bare_app:app", {}) as bare_url:
-        for size in sizes:
-            print(f"seeding {size:,} donations: {seed(env, size):.0f} s", flush=True)
-            with gunicorn("wsgi:app", env, "/healthz") as app_url:
-                bare = wrk(bare_url + "/")
-                report(f"bare Flask GET / ({size:,} donations)", *bare)
-                progress = wrk(app_url + "/campaigns/20th-anniversary/progress.json")
-                report(f"GET progress.json ({size:,} donations)", *progress, bare=bare[0])
-                page = wrk(app_url + "/campaigns/20th-anniversary")
-                report(f"GET /campaigns/<slug> ({size:,} donations)", *page, bare=bare[0])
-                results[size] = {"progress": progress[0], "page": page[0]}
+        for round_number in range(rounds):
+            # Alternating order, so that a drift of the machine favours neither size.
+            for size in sizes if round_number % 2 == 0 else sizes[::-1]:
+                with gunicorn("wsgi:app", envs[size], "/healthz") as app_url:
+                    measured = results[size]
+                    measured["bare"].append(wrk(bare_url + "/")[0])
+                    measured["progress"].append(
+                        wrk(app_url + "/campaigns/20th-anniversary/progress.json")[0])
+                    measured["page"].append(wrk(app_url + "/campaigns/20th-anniversary")[0])
+    for size in sizes:
+        bare = sum(results[size]["bare"]) / rounds
+        print(f"{size:>9,} donations: bare Flask GET / {bare:7.1f} req/s", flush=True)
+        for name, label in (("progress", "progress.json"), ("page", "/campaigns/<slug>")):
+            rate = sum(results[size][name]) / rounds
+            print(f"{size:>9,} donations: GET {label:<18} {rate:7.1f} req/s "
+                  f"{rate / bare:6.0%} of bare", flush=True)
     if len(sizes) == 2:
-        small, large = (results[size] for size in sizes)
         for name in ("progress", "page"):
-            change = large[name] / small[name] - 1
-            print(f"{name}: {change:+.1%} throughput at {sizes[1]:,} vs {sizes[0]:,}",
-                  flush=True)
+            # Each round's rate relative to the bare endpoint measured just before it.
+            small, large = (statistics.mean(rate / bare for rate, bare in zip(
+                results[size][name], results[size]["bare"], strict=True)) for size in sizes)
+            print(f"{name}: {large / small - 1:+.1%} throughput (relative to bare) at "
+                  f"{sizes[1]:,} vs {sizes[0]:,} donations", flush=True)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app
 from membership.accounts.services import ensure_staff
 from membership.campaigns.demo import recount_all, seed_demo_campaigns
 from membership.donations.demo import demo_donation_count, seed_demo_donations
+from membership.donations.services import recount_daily_totals
 from membership.extensions import db
 from membership.types import utcnow
 
@@ -30,6 +31,7 @@ def seed_demo(donations: int) -> None:
     if donations:
         added = seed_demo_donations(donations, current_app.config["DONATION_CURRENCIES"])
         if added:
+            recount_daily_totals()
             recount_all()
             db.session.commit()
         click.echo(f"Synthetic donations: {demo_donation_count()} ({added} added).")

@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import Date, event, func, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -38,6 +38,21 @@ def _insert_or_ignore_statement(dialect: str, table, conflict: tuple[str, ...] |
 def upsert_insert(dialect: str):
     """The dialect's INSERT construct, the one that knows ON CONFLICT."""
     return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+
+
+def utc_day(column, dialect: str):
+    """The UTC calendar day of a timestamp column, as a DATE."""
+    if dialect == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return type_coerce(func.date(column), Date)  # SQLite keeps UTC text: its date part
+
+
+def utc_period(column, period: str, dialect: str):
+    """The first UTC day of the day, week (from Monday) or month a timestamp falls in."""
+    if dialect == "postgresql":
+        return func.date(func.date_trunc(period, func.timezone("UTC", column)))
+    modifiers = {"day": (), "week": ("-6 days", "weekday 1"), "month": ("start of month",)}
+    return type_coerce(func.date(column, *modifiers[period]), Date)
 
 
 IMMEDIATE = {"sqlite_begin": "IMMEDIATE"}

@@ -15,11 +15,14 @@ from membership.accounts.models import User
 from membership.accounts.services import hash_password
 from membership.campaigns.models import Campaign
 from membership.campaigns.services import save_campaign
+from membership.donations.models import RecurringGift
 from membership.donations.services import (
     GiftChoice,
     Payment,
     apply_charge_state,
+    get_or_create_donor,
     record_one_time_payment,
+    record_recurring_payment,
     start_checkout,
 )
 from membership.extensions import db
@@ -93,6 +96,33 @@ def give(amount_cents: int, email: str = "donor@example.org", *,
                       gift_public_id=checkout.public_id if checkout else None,
                       payment_intent_id=f"pi_gift{serial}", charge_id=f"ch_gift{serial}")
     record_one_time_payment(payment)
+    db.session.commit()
+    return payment
+
+
+def recurring(amount_cents: int, frequency: str, email: str, started: datetime, *,
+              campaign: str | None = None, currency: str = "usd") -> RecurringGift:
+    """A running recurring gift, as its first Stripe events leave it; `pay` records its
+    payments."""
+    serial = next(_gifts)
+    gift = RecurringGift(stripe_subscription_id=f"sub_gift{serial}", amount_cents=amount_cents,
+                         currency=currency, frequency=frequency, campaign=campaign,
+                         status="active", started_at=started, created_at=started)
+    db.session.add(gift)
+    db.session.flush()
+    gift.donor = get_or_create_donor(email)
+    db.session.commit()
+    return gift
+
+
+def pay(gift: RecurringGift, at: datetime) -> Payment:
+    """One paid invoice of a recurring gift."""
+    serial = next(_gifts)
+    payment = Payment(amount_cents=gift.amount_cents, currency=gift.currency, paid_at=at,
+                      email=gift.donor.email, frequency=gift.frequency,
+                      invoice_id=f"in_gift{serial}", payment_intent_id=f"pi_gift{serial}",
+                      charge_id=f"ch_gift{serial}", billing_reason="subscription_cycle")
+    record_recurring_payment(payment, gift, at)
     db.session.commit()
     return payment
 

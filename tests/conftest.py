@@ -76,6 +76,8 @@ class IsolatedRequestsClient(FlaskClient):
     it sees what the request committed."""
 
     def open(self, *args, **kwargs):
+        # A streamed body is read inside the request's own context, as a server would.
+        kwargs.setdefault("buffered", True)
         outer = _cv_app.set(None)
         try:
             return super().open(*args, **kwargs)

@@ -223,7 +223,7 @@ def test_progress_json_has_the_contract_shape(client):
     response = client.get("/campaigns/20th-anniversary/progress.json")
     assert response.status_code == 200
     body = response.get_json()
-    assert CONTRACT_FIELDS <= set(body)
+    assert set(body) >= CONTRACT_FIELDS
     assert body["slug"] == "20th-anniversary"
     assert (body["currency"], body["goal_cents"], body["raised_cents"]) == ("usd", 500_000, 7500)
     assert (body["donations"], body["donors"], body["status"]) == (2, 2, "active")

@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from membership.admin.audit import changes, record_staff_action
 from membership.admin.routes import bp
 from membership.campaigns import services
 from membership.campaigns.forms import CampaignForm, EndCampaignForm, form_data
@@ -29,6 +30,8 @@ def new_campaign():
     form = CampaignForm(taken_slugs=services.slug_taken)
     if form.validate_on_submit():
         campaign = services.save_campaign(form.values())
+        record_staff_action("campaign.create", f"campaign {campaign.slug}",
+                            **changes({}, form.values()))
         db.session.commit()
         flash(_("Campaign “%(title)s” saved.", title=campaign.title), "success")
         return redirect(url_for("admin.campaigns"))
@@ -42,7 +45,10 @@ def edit_campaign(campaign_id: int):
     form = CampaignForm(data=form_data(campaign) if request.method == "GET" else None)
     form.slug.data = campaign.slug  # the address never changes: links to it are out there
     if form.validate_on_submit():
+        before = {name: getattr(campaign, name) for name in form.values()}
         services.save_campaign(form.values(), campaign)
+        record_staff_action("campaign.edit", f"campaign {campaign.slug}",
+                            **changes(before, form.values()))
         db.session.commit()
         flash(_("Campaign “%(title)s” saved.", title=campaign.title), "success")
         return redirect(url_for("admin.campaigns"))
@@ -56,6 +62,8 @@ def end_campaign(campaign_id: int):
     if not EndCampaignForm().validate_on_submit():
         abort(400)
     if services.end_campaign(campaign, utcnow()):
+        record_staff_action("campaign.end", f"campaign {campaign.slug}",
+                            ends_at=campaign.ends_at.isoformat())
         db.session.commit()
         flash(_("Campaign “%(title)s” has ended.", title=campaign.title), "success")
     else:

@@ -4,8 +4,16 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
+from wtforms.validators import Length, Optional
 
+from membership.donations.forms import FREQUENCY_LABELS
+from membership.donations.models import (
+    DISPUTED,
+    PARTIALLY_REFUNDED,
+    REFUNDED,
+    REVERSED,
+    SUCCEEDED,
+)
 from membership.payments.models import FAILED, IGNORED, PROCESSED, RECEIVED
 
 
@@ -17,6 +25,25 @@ class EventFilterForm(FlaskForm):
         SelectChoice(RECEIVED, _l("Received")),
     ])
     day = DateField(_l("Day (UTC)"), validators=[Optional()])
+
+
+class DonorSearchForm(FlaskForm):
+    q = StringField(_l("E-mail or name"), validators=[Optional(), Length(max=320)])
+
+
+class DonationFilterForm(FlaskForm):
+    start = DateField(_l("From (UTC)"), validators=[Optional()])
+    end = DateField(_l("To (UTC)"), validators=[Optional()])
+    campaign = StringField(_l("Campaign (slug)"), validators=[Optional(), Length(max=100)])
+    frequency = SelectField(_l("Frequency"), validators=[Optional()], choices=[
+        SelectChoice("", _l("Any")), *(SelectChoice(value, label)
+                                       for value, label in FREQUENCY_LABELS.items())])
+    status = SelectField(_l("Status"), validators=[Optional()], choices=[
+        SelectChoice("", _l("Any")), SelectChoice(SUCCEEDED, _l("Succeeded")),
+        SelectChoice(PARTIALLY_REFUNDED, _l("Partly refunded")),
+        SelectChoice(REFUNDED, _l("Refunded")), SelectChoice(DISPUTED, _l("Disputed")),
+        SelectChoice(REVERSED, _l("Dispute lost")),
+    ])
 
 
 class ReplayForm(FlaskForm):

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from membership.admin.access import staff_required
+from membership.admin.audit import record_staff_action
 from membership.admin.forms import EventFilterForm, ReplayForm
 from membership.extensions import db
 from membership.mail.models import OutboxMessage
@@ -22,11 +23,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @staff_required
 def _guard_every_admin_page() -> None:
     """Runs before every view of this blueprint, so no admin page can forget the check."""
-
-
-@bp.get("/")
-def home():
-    return render_template("admin/home.html")
 
 
 @bp.get("/outbox")
@@ -84,6 +80,9 @@ def replay(stripe_id: str):
     outcome = replay_event(stripe_id)
     if outcome.http_status == 404:
         abort(404)
+    record_staff_action("stripe_event.replay", f"event {stripe_id}",
+                        outcome=outcome.body.get("status") or outcome.body.get("error"))
+    db.session.commit()
     if outcome.http_status == 200:
         flash(_("Event %(id)s: %(status)s.", id=stripe_id,
                 status=outcome.body["status"].replace("_", " ")), "success")
@@ -93,4 +92,4 @@ def replay(stripe_id: str):
 
 
 # The other staff areas register their views on this blueprint, behind the same guard.
-from membership.admin import campaigns  # noqa: E402, F401
+from membership.admin import campaigns, dashboard, people  # noqa: E402, F401

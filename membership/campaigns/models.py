@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from membership.extensions import db
@@ -51,7 +51,7 @@ class Campaign(db.Model):
     match_gift_part: Mapped[int | None]
     match_cap_cents: Mapped[int | None]
 
-    raised_cents: Mapped[int] = mapped_column(default=0)  # net of refunds and lost disputes
+    raised_cents: Mapped[int] = mapped_column(BigInteger, default=0)  # net: refunds, lost disputes
     donations: Mapped[int] = mapped_column(default=0)  # gifts still worth something
     donors: Mapped[int] = mapped_column(default=0)  # distinct donors of those gifts
 

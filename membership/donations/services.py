@@ -8,13 +8,13 @@ reconciliation run or the sandbox gateway.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
 from membership.accounts.models import User
 from membership.accounts.services import normalize_email
@@ -29,6 +29,7 @@ from membership.donations.models import (
     SUCCEEDED,
     ChargeState,
     Checkout,
+    DailyTotal,
     Donation,
     Donor,
     PaymentFailure,
@@ -38,7 +39,7 @@ from membership.donations.money import cover_fee
 from membership.donations.signals import DonationChange, donation_changed
 from membership.extensions import db
 from membership.mail.services import queue_mail
-from membership.sql import insert_or_ignore, upsert_insert
+from membership.sql import insert_or_ignore, upsert_insert, utc_day
 from membership.types import utcnow
 from membership.urls import external_url
 
@@ -71,11 +72,11 @@ def get_or_create_donor(email: str, name: str = "", customer_id: str | None = No
 def _donor_upsert(dialect: str):
     """INSERT … ON CONFLICT (email) DO UPDATE … RETURNING: the update rewrites the e-mail
     with itself, so an existing donor is returned unchanged."""
-    insert = upsert_insert(dialect)
+    upsert = upsert_insert(dialect)
     verified_owner = select(User.id).where(
         User.email == bindparam("donor_email"), User.email_verified_at.is_not(None)
     ).scalar_subquery()
-    statement = insert(Donor).values(
+    statement = upsert(Donor).values(
         email=bindparam("donor_email"), name=bindparam("donor_name"), user_id=verified_owner,
         stripe_customer_id=bindparam("customer"), created_at=bindparam("now"))
     return statement.on_conflict_do_update(
@@ -325,8 +326,9 @@ def _insert_donation(payment: Payment, donor: Donor, details: dict,
     donation_id = insert_or_ignore(Donation, values)
     if donation_id is None:
         return None
-    _announce(donation_id, values, gross_delta=payment.amount_cents,
+    _announce(donation_id, values, recorded=True, gross_delta=payment.amount_cents,
               net_delta=payment.amount_cents, counted_delta=1 if payment.amount_cents else 0)
+    db.session.execute(_NOTE_FIRST_DONATION, {"donor": donor.id, "at": payment.paid_at})
     _apply_known_charge_state(donation_id, payment)
     # An unsaved copy is enough to write the thank-you mail.
     _thank(Donation(id=donation_id, donor=donor, **values))
@@ -550,7 +552,7 @@ def _apply_charge(donation: Donation, charge: ChargeState) -> None:
     db.session.flush()
     net_after = donation.net_cents
     if net_after != net_before:
-        _announce(donation.id, _totals_key(donation), gross_delta=0,
+        _announce(donation.id, _totals_key(donation), recorded=False, gross_delta=0,
                   net_delta=net_after - net_before,
                   counted_delta=(net_after > 0) - (net_before > 0))
 
@@ -561,13 +563,65 @@ def _totals_key(donation: Donation) -> dict:
             "created_at": donation.created_at}
 
 
-def _announce(donation_id: int, values: dict, **deltas: int) -> None:
-    """Tell the keepers of running totals, in this transaction, what the donation is now
-    worth compared with before."""
-    donation_changed.send(DonationChange(
+def _announce(donation_id: int, values: dict, **deltas) -> None:
+    """Add what the donation is now worth, compared with before, to the daily totals and
+    tell the other keepers of running totals, all in this transaction."""
+    change = DonationChange(
         donation_id=donation_id, donor_id=values["donor_id"], campaign=values["campaign"],
         currency=values["currency"], frequency=values["frequency"],
-        created_at=values["created_at"], **deltas))
+        created_at=values["created_at"], **deltas)
+    db.session.execute(_add_to_daily_total(db.session.get_bind().dialect.name), {
+        "day": change.created_at.astimezone(UTC).date(), "currency": change.currency,
+        "frequency": change.frequency, "campaign": change.campaign or "",
+        "donations": int(change.recorded), "gross": change.gross_delta,
+        "net": change.net_delta,
+    })
+    donation_changed.send(change)
+
+
+@cache
+def _add_to_daily_total(dialect: str):
+    statement = upsert_insert(dialect)(DailyTotal).values(
+        day=bindparam("day"), currency=bindparam("currency"),
+        frequency=bindparam("frequency"), campaign=bindparam("campaign"),
+        donations=bindparam("donations"), gross_cents=bindparam("gross"),
+        net_cents=bindparam("net"))
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["day", "currency", "frequency", "campaign"],
+        set_={"donations": DailyTotal.donations + excluded.donations,
+              "gross_cents": DailyTotal.gross_cents + excluded.gross_cents,
+              "net_cents": DailyTotal.net_cents + excluded.net_cents})
+
+
+def daily_totals_from_donations():
+    """The daily totals summed from the donations themselves: what the kept totals must
+    always equal."""
+    day = utc_day(Donation.created_at, db.session.get_bind().dialect.name)
+    campaign = func.coalesce(Donation.campaign, "")
+    return select(day, Donation.currency, Donation.frequency, campaign, func.count(),
+                  func.sum(Donation.amount_cents), func.sum(Donation.net_cents)).group_by(
+        day, Donation.currency, Donation.frequency, campaign)
+
+
+def recount_daily_totals() -> None:
+    """Rebuild the kept daily totals and each donor's first donation from the donations
+    (after a bulk load, which bypasses the bookkeeping)."""
+    db.session.execute(delete(DailyTotal))
+    db.session.execute(insert(DailyTotal).from_select(
+        ["day", "currency", "frequency", "campaign", "donations", "gross_cents", "net_cents"],
+        daily_totals_from_donations()))
+    firsts = select(Donation.donor_id, func.min(Donation.created_at).label("first_at")
+                    ).group_by(Donation.donor_id).subquery()
+    db.session.execute(update(Donor).where(Donor.id == firsts.c.donor_id)
+                       .values(first_donation_at=firsts.c.first_at))
+    db.session.flush()
+
+
+_NOTE_FIRST_DONATION = update(Donor).where(
+    Donor.id == bindparam("donor"),
+    or_(Donor.first_donation_at.is_(None), Donor.first_donation_at > bindparam("at")),
+).values(first_donation_at=bindparam("at")).execution_options(synchronize_session=False)
 
 
 def donation_status(donation: Donation) -> str:

@@ -28,6 +28,7 @@ class DonationChange:
     currency: str
     frequency: str
     created_at: datetime
+    recorded: bool  # True once, when the donation is recorded; then refunds and disputes
     gross_delta: int  # its amount when recorded, then 0: a payment's amount never changes
     net_delta: int  # what the organization keeps, after refunds and lost disputes
     counted_delta: int  # +1 when it starts to count (worth something), -1 when it stops

@@ -36,7 +36,7 @@ def upgrade():
     sa.Column('match_sponsor_part', sa.Integer(), nullable=True),
     sa.Column('match_gift_part', sa.Integer(), nullable=True),
     sa.Column('match_cap_cents', sa.Integer(), nullable=True),
-    sa.Column('raised_cents', sa.Integer(), nullable=False),
+    sa.Column('raised_cents', sa.BigInteger(), nullable=False),
     sa.Column('donations', sa.Integer(), nullable=False),
     sa.Column('donors', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,93 @@
+"""The staff dashboard and the report endpoints (summary.json, donations.csv)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Response, jsonify, render_template, request, stream_with_context
+from sqlalchemy import select
+
+from membership.admin import reports
+from membership.admin.charts import bar_chart, line_chart
+from membership.admin.routes import bp
+from membership.campaigns.models import Campaign
+from membership.extensions import db
+from membership.types import utcnow
+
+
+def presets(today: date) -> dict[str, tuple[date, date]]:
+    """The dashboard's ready-made windows, by name."""
+    first_of_month = today.replace(day=1)
+    return {
+        "this-month": (first_of_month, today),
+        "last-30-days": (today - timedelta(days=29), today),
+        "year-to-date": (today.replace(month=1, day=1), today),
+        "last-year": (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+    }
+
+
+def _report_parameters(today: date):
+    """(window, campaign) from the query string, or ReportError."""
+    args = request.args
+    chosen = presets(today).get(args.get("preset", ""))
+    if chosen and not (args.get("start") or args.get("end")):
+        window = reports.Window(*chosen)
+    else:
+        window = reports.window_from(args.get("start"), args.get("end"), today)
+    return window, reports.campaign_named(args.get("campaign"))
+
+
+def _bad_request(error: reports.ReportError):
+    return jsonify(error="Bad Request", reason=str(error)), 400
+
+
+@bp.get("/")
+def home():
+    today = utcnow().date()
+    try:
+        window, campaign = _report_parameters(today)
+    except reports.ReportError as error:
+        window, campaign, problem = reports.window_from(None, None, today), None, str(error)
+    else:
+        problem = None
+    summary = reports.summary(window, campaign)
+    series = reports.dashboard_series(window, campaign)
+    currency = summary["currency"]
+    charts = {
+        "gross": bar_chart(series["gross"], ["one_time", "recurring"], currency, stacked=True),
+        "mrr": line_chart(series["mrr"], "mrr", currency),
+        "donors": bar_chart(series["donors"], ["new", "returning"], None, stacked=True),
+        "failed": bar_chart(series["failed"], ["failed"], None),
+    }
+    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_at.desc())).all()
+    return render_template(
+        "admin/dashboard.html", summary=summary, series=series, charts=charts,
+        window=window, campaign=campaign, campaigns=campaigns, problem=problem,
+        presets=presets(today), preset=request.args.get("preset"),
+    )
+
+
+@bp.get("/reports/summary.json")
+def summary_json():
+    try:
+        window, campaign = _report_parameters(utcnow().date())
+    except reports.ReportError as error:
+        return _bad_request(error)
+    return jsonify(reports.summary(window, campaign))
+
+
+@bp.get("/reports/donations.csv")
+def donations_csv():
+    try:
+        window, campaign = _report_parameters(utcnow().date())
+    except reports.ReportError as error:
+        return _bad_request(error)
+    name = f"donations-{window.start}-{window.end}"
+    if campaign is not None:
+        name += f"-{campaign.slug}"
+    return Response(
+        stream_with_context(reports.donations_csv(window, campaign)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"',
+                 "Cache-Control": "no-store"},
+    )

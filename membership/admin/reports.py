@@ -1,0 +1,385 @@
+"""Donation reports for staff: the contract's summary and the dashboard's series.
+
+Sums come from the daily totals kept as each donation, refund and dispute is recorded
+(donations.models.DailyTotal), so their cost grows with the number of days in the window,
+not the number of gifts. Counts of distinct donors come from the donations themselves,
+through indexes that serve them.
+
+Definitions (shown on the dashboard too):
+- gross: every donation recorded in the window, in the reporting currency;
+- refunded: what went back to donors on those donations, by refund or lost dispute;
+- net: gross - refunded;
+- donors: distinct people behind those donations; new donors: those whose first donation
+  ever was in the window;
+- active recurring gifts: monthly or yearly gifts running at the end of the window (paid
+  at least once, not ended; a gift whose card failed stays active while Stripe retries);
+- MRR: their monthly value, a yearly gift counting a twelfth (rounded);
+- failed payments: declined charges of recurring gifts in the window.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, case, func, or_, select
+
+from membership.campaigns.models import AMOUNT_GOAL, Campaign
+from membership.campaigns.services import recounted_totals
+from membership.donations.models import (
+    ONCE,
+    YEARLY,
+    DailyTotal,
+    Donation,
+    Donor,
+    PaymentFailure,
+    RecurringGift,
+)
+from membership.extensions import db
+from membership.sql import utc_period
+
+NEVER_PAID = ("incomplete", "incomplete_expired")
+CANCELED = "canceled"
+
+
+class ReportError(ValueError):
+    """A report was asked for with parameters that make no sense; the message says why."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Whole UTC days, `start` to `end` inclusive."""
+
+    start: date
+    end: date
+
+    @property
+    def begins(self) -> datetime:
+        return datetime.combine(self.start, time.min, UTC)
+
+    @property
+    def ends(self) -> datetime:  # exclusive: midnight after the last day
+        return datetime.combine(self.end + timedelta(days=1), time.min, UTC)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def parse_day(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise ReportError(f"{name} must be a date written YYYY-MM-DD, not {text!r}") from error
+
+
+def window_from(start: str | None, end: str | None, today: date) -> Window:
+    """The window from `start`/`end` query values; missing ones default to the 30 days
+    up to today."""
+    end_day = parse_day(end, "end") if end else today
+    start_day = parse_day(start, "start") if start else end_day - timedelta(days=29)
+    if start_day > end_day:
+        raise ReportError(f"start ({start_day}) is after end ({end_day})")
+    return Window(start_day, end_day)
+
+
+def campaign_named(slug: str | None) -> Campaign | None:
+    if not slug:
+        return None
+    campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        raise ReportError(f"there is no campaign {slug!r}")
+    return campaign
+
+
+def reporting_currency() -> str:
+    return current_app.config["DONATION_CURRENCIES"][0]
+
+
+# The summary ------------------------------------------------------------------------------
+
+def summary(window: Window, campaign: Campaign | None = None) -> dict:
+    currency = reporting_currency()
+    totals = _daily_totals(window, campaign)
+    mine = [row for row in totals if row.currency == currency]
+    gross = sum(row.gross_cents for row in mine)
+    net = sum(row.net_cents for row in mine)
+    donors, new_donors = _donor_counts(window, currency, campaign)
+    active, mrr = _recurring_at(window.ends, currency, campaign)
+    by_currency: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in totals:
+        by_currency[row.currency][0] += row.gross_cents
+        by_currency[row.currency][1] += row.donations
+    return {
+        "currency": currency,
+        "start": window.start.isoformat(),
+        "end": window.end.isoformat(),
+        "gross_cents": gross,
+        "refunded_cents": gross - net,
+        "net_cents": net,
+        "donations": sum(row.donations for row in mine),
+        "donors": donors,
+        "new_donors": new_donors,
+        "one_time": _part(row for row in mine if row.frequency == ONCE),
+        "recurring": _part(row for row in mine if row.frequency != ONCE),
+        "active_recurring_gifts": active,
+        "mrr_cents": mrr,
+        "failed_payments": _failed_payments(window, campaign),
+        "by_campaign": by_campaign(window, campaign),
+        "by_currency": [{"currency": code, "gross_cents": gross_cents, "donations": count}
+                        for code, (gross_cents, count) in sorted(by_currency.items())],
+    }
+
+
+def _part(rows) -> dict:
+    rows = list(rows)
+    return {"count": sum(row.donations for row in rows),
+            "gross_cents": sum(row.gross_cents for row in rows)}
+
+
+def _daily_totals(window: Window, campaign: Campaign | None) -> list[DailyTotal]:
+    query = select(DailyTotal).where(DailyTotal.day >= window.start,
+                                     DailyTotal.day <= window.end)
+    if campaign is not None:
+        query = query.where(DailyTotal.campaign == campaign.slug)
+    return list(db.session.scalars(query))
+
+
+def _in_window(window: Window, currency: str, campaign: Campaign | None) -> list:
+    conditions = [Donation.created_at >= window.begins, Donation.created_at < window.ends,
+                  Donation.currency == currency]
+    if campaign is not None:
+        conditions.append(Donation.campaign == campaign.slug)
+    return conditions
+
+
+def _donor_counts(window: Window, currency: str, campaign: Campaign | None) -> tuple[int, int]:
+    """Distinct donors of the window's donations, and how many of them gave for the first
+    time in it."""
+    givers = select(Donation.donor_id).where(
+        *_in_window(window, currency, campaign)).distinct().subquery()
+    donors, new = db.session.execute(
+        select(func.count(), func.count(Donor.id).filter(Donor.first_donation_at >= window.begins))
+        .select_from(givers).join(Donor, Donor.id == givers.c.donor_id)).one()
+    return donors, new
+
+
+def _recurring_at(moment: datetime, currency: str,
+                  campaign: Campaign | None) -> tuple[int, int]:
+    """How many recurring gifts were running at `moment`, and their monthly value."""
+    monthly = case((RecurringGift.frequency == YEARLY, (RecurringGift.amount_cents + 6) // 12),
+                   else_=RecurringGift.amount_cents)
+    query = select(func.count(), func.coalesce(func.sum(monthly), 0)).where(
+        *_running_at(moment), RecurringGift.currency == currency)
+    if campaign is not None:
+        query = query.where(RecurringGift.campaign == campaign.slug)
+    count, mrr = db.session.execute(query).one()
+    return count, int(mrr)
+
+
+def _running_at(moment: datetime) -> list:
+    return [
+        RecurringGift.started_at < moment,
+        RecurringGift.status.not_in(NEVER_PAID),
+        or_(RecurringGift.ended_at >= moment,
+            and_(RecurringGift.ended_at.is_(None), RecurringGift.status != CANCELED)),
+    ]
+
+
+def _failed_payments(window: Window, campaign: Campaign | None) -> int:
+    query = select(func.count()).select_from(PaymentFailure).where(
+        PaymentFailure.created_at >= window.begins, PaymentFailure.created_at < window.ends)
+    if campaign is not None:
+        query = query.join(RecurringGift).where(RecurringGift.campaign == campaign.slug)
+    return db.session.scalar(query)
+
+
+def by_campaign(window: Window, only: Campaign | None = None) -> list[dict]:
+    """Each campaign running during the window: what it raised within the window, counted
+    as its progress bar counts (its currency, its dates, net of refunds and disputes)."""
+    if only is not None:
+        campaigns = [only]
+    else:
+        campaigns = db.session.scalars(select(Campaign).where(
+            Campaign.starts_at < window.ends, Campaign.ends_at > window.begins,
+        ).order_by(Campaign.starts_at)).all()
+    rows = []
+    for campaign in campaigns:
+        raised, donations, donors = recounted_totals(campaign, window.begins, window.ends)
+        amount_goal = campaign.goal_type == AMOUNT_GOAL
+        rows.append({"slug": campaign.slug, "raised_cents": raised,
+                     "goal_cents": campaign.goal if amount_goal else None,
+                     "donations": donations, "donors": donors, "title": campaign.title,
+                     "currency": campaign.currency,
+                     "goal_donors": None if amount_goal else campaign.goal})
+    return rows
+
+
+# The dashboard's series -------------------------------------------------------------------
+
+PERIODS = ("day", "week", "month")
+
+
+def period_for(window: Window) -> str:
+    """Bars of a day for up to two months, of a week for up to a year, else of a month."""
+    if window.days <= 62:
+        return "day"
+    return "week" if window.days <= 366 else "month"
+
+
+def period_start(day: date, period: str) -> date:
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def following(start: date, period: str) -> date:
+    """The first day of the next period."""
+    if period == "day":
+        return start + timedelta(days=1)
+    if period == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def periods(window: Window, period: str) -> list[date]:
+    """The first days of the periods that cover the window."""
+    starts = [period_start(window.start, period)]
+    while following(starts[-1], period) <= window.end:
+        starts.append(following(starts[-1], period))
+    return starts
+
+
+@dataclass(frozen=True)
+class Point:
+    """One period of the dashboard: its first day and its figures by name."""
+
+    start: date
+    values: dict[str, int]
+
+
+def dashboard_series(window: Window, campaign: Campaign | None = None) -> dict[str, list]:
+    period = period_for(window)
+    starts = periods(window, period)
+    currency = reporting_currency()
+    gross: dict[date, dict[str, int]] = {s: {"one_time": 0, "recurring": 0} for s in starts}
+    for row in _daily_totals(window, campaign):
+        if row.currency == currency:
+            kind = "one_time" if row.frequency == ONCE else "recurring"
+            gross[period_start(row.day, period)][kind] += row.gross_cents
+    donors = _donors_by_period(window, period, currency, campaign)
+    failures = _failures_by_period(window, period, campaign)
+    ends = [min(datetime.combine(following(start, period), time.min, UTC), window.ends)
+            for start in starts]
+    mrr = _mrr_at(ends, currency, campaign)
+    return {
+        "period": period,
+        "gross": [Point(s, gross[s]) for s in starts],
+        "mrr": [Point(s, {"mrr": value}) for s, value in zip(starts, mrr, strict=True)],
+        "donors": [Point(s, donors.get(s, {"new": 0, "returning": 0})) for s in starts],
+        "failed": [Point(s, {"failed": failures.get(s, 0)}) for s in starts],
+    }
+
+
+def _donors_by_period(window: Window, period: str, currency: str,
+                      campaign: Campaign | None) -> dict[date, dict[str, int]]:
+    dialect = db.session.get_bind().dialect.name
+    bucket = utc_period(Donation.created_at, period, dialect).label("bucket")
+    first = utc_period(Donor.first_donation_at, period, dialect)
+    rows = db.session.execute(
+        select(bucket, func.count(Donation.donor_id.distinct()),
+               func.count(Donation.donor_id.distinct()).filter(first == bucket))
+        .join(Donor, Donor.id == Donation.donor_id)
+        .where(*_in_window(window, currency, campaign)).group_by(bucket))
+    return {start: {"new": new, "returning": everyone - new} for start, everyone, new in rows}
+
+
+def _failures_by_period(window: Window, period: str,
+                        campaign: Campaign | None) -> dict[date, int]:
+    bucket = utc_period(PaymentFailure.created_at, period,
+                        db.session.get_bind().dialect.name).label("bucket")
+    query = select(bucket, func.count()).where(
+        PaymentFailure.created_at >= window.begins, PaymentFailure.created_at < window.ends)
+    if campaign is not None:
+        query = query.join(RecurringGift).where(RecurringGift.campaign == campaign.slug)
+    return dict(db.session.execute(query.group_by(bucket)).all())
+
+
+def _mrr_at(moments: list[datetime], currency: str, campaign: Campaign | None) -> list[int]:
+    """MRR at each moment, from one read of the recurring gifts: a gift counts from its
+    start until it ends."""
+    query = select(RecurringGift.started_at, RecurringGift.ended_at, RecurringGift.status,
+                   RecurringGift.frequency, RecurringGift.amount_cents).where(
+        RecurringGift.currency == currency, RecurringGift.status.not_in(NEVER_PAID),
+        RecurringGift.started_at < max(moments))
+    if campaign is not None:
+        query = query.where(RecurringGift.campaign == campaign.slug)
+    changes: list[tuple[datetime, int]] = []
+    for started, ended, status, frequency, amount in db.session.execute(query):
+        value = (amount + 6) // 12 if frequency == YEARLY else amount
+        if ended is None and status == CANCELED:
+            continue  # canceled before it ever ran
+        changes.append((started, value))
+        if ended is not None:
+            changes.append((ended, -value))
+    changes.sort(key=lambda change: change[0])
+    totals, running, index = [], 0, 0
+    for moment in sorted(moments):
+        while index < len(changes) and changes[index][0] < moment:
+            running += changes[index][1]
+            index += 1
+        totals.append(running)
+    by_moment = dict(zip(sorted(moments), totals, strict=True))
+    return [by_moment[moment] for moment in moments]
+
+
+# The CSV export ---------------------------------------------------------------------------
+
+CSV_COLUMNS = ("donation_id", "created_at", "donor_email", "donor_name", "amount_cents",
+               "fee_cents", "net_cents", "currency", "frequency", "campaign", "status",
+               "refunded_cents", "dispute_status", "recurring_gift_id", "stripe_id")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_BATCH = 2000
+
+
+def spreadsheet_safe(value):
+    """A text cell a spreadsheet would run as a formula is prefixed with an apostrophe,
+    so it shows as typed (a donor can choose their name)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def donations_csv(window: Window, campaign: Campaign | None = None) -> Iterator[str]:
+    """One row per donation in the window, every currency, oldest first. UTF-8 with a
+    byte-order mark, so spreadsheets open accents and scripts correctly. Rows are read
+    in batches from a server-side cursor: memory stays flat whatever the size."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(CSV_COLUMNS)
+    query = select(
+        Donation.id, Donation.created_at, Donor.email, Donor.name, Donation.amount_cents,
+        Donation.fee_cents, Donation.net_cents, Donation.currency, Donation.frequency,
+        Donation.campaign, Donation.status, Donation.refunded_cents, Donation.dispute_status,
+        Donation.recurring_gift_id, Donation.stripe_id,
+    ).join(Donor, Donor.id == Donation.donor_id).where(
+        Donation.created_at >= window.begins, Donation.created_at < window.ends,
+    ).order_by(Donation.created_at, Donation.id)
+    if campaign is not None:
+        query = query.where(Donation.campaign == campaign.slug)
+    result = db.session.execute(query.execution_options(yield_per=CSV_BATCH))
+    for batch in result.partitions():
+        for row in batch:
+            writer.writerow([row[0], row[1].isoformat(), *map(spreadsheet_safe, row[2:])])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
