@@ -135,6 +135,19 @@ def settle(payment: Payment, *, refunded: int | None = None, dispute: str | None
     db.session.commit()
 
 
+def refund_or_dispute(payments: list[Payment], step: tuple) -> None:
+    """A property test's ("refund", index, fraction) or ("dispute", index, status) step,
+    applied to one of the payments made so far."""
+    if not payments:
+        return
+    kind, index, value = step
+    payment = payments[index % len(payments)]
+    if kind == "refund":
+        settle(payment, refunded=int(payment.amount_cents * value))
+    else:
+        settle(payment, dispute=value)
+
+
 @contextmanager
 def refusing_statements(refuse: Callable[[str], bool],
                         message: str = "injected database failure") -> Iterator[None]:

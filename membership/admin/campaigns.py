@@ -27,16 +27,7 @@ def campaigns():
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 def new_campaign():
-    form = CampaignForm(taken_slugs=services.slug_taken)
-    if form.validate_on_submit():
-        campaign = services.save_campaign(form.values())
-        record_staff_action("campaign.create", f"campaign {campaign.slug}",
-                            **changes({}, form.values()))
-        db.session.commit()
-        flash(_("Campaign “%(title)s” saved.", title=campaign.title), "success")
-        return redirect(url_for("admin.campaigns"))
-    return render_template("admin/campaign_form.html", form=form, campaign=None), (
-        INVALID if form.errors else 200)
+    return _campaign_form(CampaignForm(taken_slugs=services.slug_taken), None)
 
 
 @bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
@@ -44,11 +35,18 @@ def edit_campaign(campaign_id: int):
     campaign = db.get_or_404(Campaign, campaign_id)
     form = CampaignForm(data=form_data(campaign) if request.method == "GET" else None)
     form.slug.data = campaign.slug  # the address never changes: links to it are out there
+    return _campaign_form(form, campaign)
+
+
+def _campaign_form(form: CampaignForm, campaign: Campaign | None):
+    """Save a valid form (and its audit entry) and go back to the list, or show it
+    again with its errors."""
     if form.validate_on_submit():
-        before = {name: getattr(campaign, name) for name in form.values()}
-        services.save_campaign(form.values(), campaign)
-        record_staff_action("campaign.edit", f"campaign {campaign.slug}",
-                            **changes(before, form.values()))
+        values = form.values()
+        before = {name: getattr(campaign, name) for name in values} if campaign else {}
+        campaign = services.save_campaign(values, campaign)
+        record_staff_action("campaign.edit" if before else "campaign.create",
+                            f"campaign {campaign.slug}", **changes(before, values))
         db.session.commit()
         flash(_("Campaign “%(title)s” saved.", title=campaign.title), "success")
         return redirect(url_for("admin.campaigns"))

@@ -193,26 +193,21 @@ def _count_supporter(dialect: str):
     ).returning(CampaignSupporter.gifts)
 
 
-def _counted_gifts(campaign: Campaign, begins: datetime | None = None,
-                   ends: datetime | None = None):
-    """The campaign's donations that are worth something, made in its window (narrowed
-    to [begins, ends) when given), as a subquery of (donor_id, net_cents)."""
-    begins = max(campaign.starts_at, begins) if begins else campaign.starts_at
-    ends = min(campaign.ends_at, ends) if ends else campaign.ends_at
+def _counted_gifts(campaign: Campaign):
+    """The campaign's donations that are worth something, as a subquery of
+    (donor_id, net_cents)."""
     return select(Donation.donor_id, Donation.net_cents.label("net_cents")).where(
         Donation.campaign == campaign.slug,
         Donation.currency == campaign.currency,
-        Donation.created_at >= begins,
-        Donation.created_at < ends,
+        Donation.created_at >= campaign.starts_at,
+        Donation.created_at < campaign.ends_at,
         Donation.net_cents > 0,
     ).subquery()
 
 
-def recounted_totals(campaign: Campaign, begins: datetime | None = None,
-                     ends: datetime | None = None) -> tuple[int, int, int]:
-    """(raised_cents, donations, donors) summed from the donations themselves; within
-    [begins, ends) too, when given (reports)."""
-    gifts = _counted_gifts(campaign, begins, ends)
+def recounted_totals(campaign: Campaign) -> tuple[int, int, int]:
+    """(raised_cents, donations, donors) summed from the donations themselves."""
+    gifts = _counted_gifts(campaign)
     raised, donations, donors = db.session.execute(select(
         func.coalesce(func.sum(gifts.c.net_cents), 0), func.count(),
         func.count(gifts.c.donor_id.distinct()))).one()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, case, func
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -40,9 +40,35 @@ class Donor(db.Model):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    # When their first donation was made: reports count "new donors" by it.
-    first_donation_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When their first and last donations were made: reports count "new donors" and,
+    # with the long gaps below, the donors of a period without reading every donation.
+    first_donation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_donation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_donors_donation_span", "first_donation_at", "last_donation_at"),)
+
+
+# Gaps this short are not kept: periods up to this long (four weeks) count donors by
+# reading their donations, longer ones (a month and more) from spans and gaps.
+LONG_GAP = timedelta(days=27)
+
+
+class DonorGap(db.Model):
+    """A stretch longer than LONG_GAP between two consecutive donations of one donor.
+
+    A donor gave in a period [a, b) longer than LONG_GAP exactly when their first
+    donation is before b, their last is at or after a, and no kept gap runs from before a
+    to b or later: so donors in a year or three are counted from the donors and these
+    gaps, not from every donation."""
+
+    __tablename__ = "donor_gaps"
+    __table_args__ = (Index("ix_donor_gaps_ends", "to_at", "from_at"),
+                      Index("ix_donor_gaps_starts", "from_at", "to_at"))
+
+    donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), primary_key=True)
+    from_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    to_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class _GiftDetails:
@@ -118,6 +144,8 @@ class Donation(_GiftDetails, db.Model):
         Index("ix_donations_created_at", "created_at"),
         # A campaign's supporters wall and recount read its gifts newest first.
         Index("ix_donations_campaign_created_at", "campaign", "created_at"),
+        # A donor's donations before and after a moment (the gaps above).
+        Index("ix_donations_donor_created_at", "donor_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -14,12 +14,23 @@ from functools import cache
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 
 from membership.accounts.models import User
 from membership.accounts.services import normalize_email
 from membership.donations.models import (
     DISPUTED,
+    LONG_GAP,
     LOST_DISPUTE,
     ONCE,
     PAID,
@@ -32,6 +43,7 @@ from membership.donations.models import (
     DailyTotal,
     Donation,
     Donor,
+    DonorGap,
     PaymentFailure,
     RecurringGift,
 )
@@ -40,7 +52,7 @@ from membership.donations.signals import DonationChange, donation_changed
 from membership.extensions import db
 from membership.mail.services import queue_mail
 from membership.sql import insert_or_ignore, upsert_insert, utc_day
-from membership.types import utcnow
+from membership.types import UTCDateTime, utcnow
 from membership.urls import external_url
 
 CANCELED = "canceled"
@@ -328,7 +340,7 @@ def _insert_donation(payment: Payment, donor: Donor, details: dict,
         return None
     _announce(donation_id, values, recorded=True, gross_delta=payment.amount_cents,
               net_delta=payment.amount_cents, counted_delta=1 if payment.amount_cents else 0)
-    db.session.execute(_NOTE_FIRST_DONATION, {"donor": donor.id, "at": payment.paid_at})
+    _note_donation_time(donor.id, donation_id, payment.paid_at)
     _apply_known_charge_state(donation_id, payment)
     # An unsaved copy is enough to write the thank-you mail.
     _thank(Donation(id=donation_id, donor=donor, **values))
@@ -605,23 +617,81 @@ def daily_totals_from_donations():
 
 
 def recount_daily_totals() -> None:
-    """Rebuild the kept daily totals and each donor's first donation from the donations
-    (after a bulk load, which bypasses the bookkeeping)."""
+    """Rebuild the kept daily totals, each donor's first and last donation and the long
+    gaps from the donations (after a bulk load, which bypasses the bookkeeping)."""
     db.session.execute(delete(DailyTotal))
     db.session.execute(insert(DailyTotal).from_select(
         ["day", "currency", "frequency", "campaign", "donations", "gross_cents", "net_cents"],
         daily_totals_from_donations()))
-    firsts = select(Donation.donor_id, func.min(Donation.created_at).label("first_at")
-                    ).group_by(Donation.donor_id).subquery()
-    db.session.execute(update(Donor).where(Donor.id == firsts.c.donor_id)
-                       .values(first_donation_at=firsts.c.first_at))
+    spans = select(Donation.donor_id, func.min(Donation.created_at).label("first_at"),
+                   func.max(Donation.created_at).label("last_at")
+                   ).group_by(Donation.donor_id).subquery()
+    db.session.execute(update(Donor).where(Donor.id == spans.c.donor_id).values(
+        first_donation_at=spans.c.first_at, last_donation_at=spans.c.last_at))
+    db.session.execute(delete(DonorGap))
+    db.session.execute(insert(DonorGap).from_select(
+        ["donor_id", "from_at", "to_at"], long_gaps_from_donations()))
     db.session.flush()
 
 
-_NOTE_FIRST_DONATION = update(Donor).where(
-    Donor.id == bindparam("donor"),
-    or_(Donor.first_donation_at.is_(None), Donor.first_donation_at > bindparam("at")),
-).values(first_donation_at=bindparam("at")).execution_options(synchronize_session=False)
+def long_gaps_from_donations():
+    """Every gap longer than LONG_GAP between consecutive donations of a donor, found
+    from the donations themselves."""
+    previous = type_coerce(func.lag(Donation.created_at).over(
+        partition_by=Donation.donor_id, order_by=Donation.created_at), UTCDateTime)
+    pairs = select(Donation.donor_id, previous.label("from_at"),
+                   Donation.created_at.label("to_at")).subquery()
+    rows = select(pairs.c.donor_id, pairs.c.from_at, pairs.c.to_at).where(
+        pairs.c.from_at.is_not(None)).distinct()
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return rows.where(pairs.c.to_at - pairs.c.from_at > LONG_GAP)
+    # SQLite keeps UTC text; julianday() measures it in days.
+    return rows.where(func.julianday(pairs.c.to_at) - func.julianday(pairs.c.from_at)
+                      > LONG_GAP.days)
+
+
+def _note_donation_time(donor_id: int, donation_id: int, at: datetime) -> None:
+    """Keep the donor's first and last donation times and long gaps up to date with a
+    donation made `at` (which may arrive after later ones: Stripe does not promise
+    order). The donor row is locked first, so two donations of one donor recorded at the
+    same moment see each other."""
+    times = db.session.execute(_SPAN_UPDATE, {"donor": donor_id, "at": at}).one()
+    if times.first_donation_at == at == times.last_donation_at:
+        return  # the first donation: no neighbours
+    before = db.session.scalar(_NEIGHBOUR_BEFORE, {"donor": donor_id, "at": at,
+                                                   "donation": donation_id})
+    after = db.session.scalar(_NEIGHBOUR_AFTER, {"donor": donor_id, "at": at,
+                                                 "donation": donation_id})
+    if before is not None and after is not None and after - before > LONG_GAP:
+        db.session.execute(delete(DonorGap).where(DonorGap.donor_id == donor_id,
+                                                  DonorGap.from_at == before))
+    for start, end in ((before, at), (at, after)):
+        if start is not None and end is not None and end - start > LONG_GAP:
+            db.session.execute(_keep_gap(db.session.get_bind().dialect.name),
+                               {"donor_id": donor_id, "from_at": start, "to_at": end})
+
+
+@cache
+def _keep_gap(dialect: str):
+    return upsert_insert(dialect)(DonorGap).on_conflict_do_nothing()
+
+
+_SPAN_UPDATE = update(Donor).where(Donor.id == bindparam("donor")).values(
+    first_donation_at=case(
+        (or_(Donor.first_donation_at.is_(None), Donor.first_donation_at > bindparam("at")),
+         bindparam("at")), else_=Donor.first_donation_at),
+    last_donation_at=case(
+        (or_(Donor.last_donation_at.is_(None), Donor.last_donation_at < bindparam("at")),
+         bindparam("at")), else_=Donor.last_donation_at),
+).returning(Donor.first_donation_at, Donor.last_donation_at).execution_options(
+    synchronize_session=False)
+_NEIGHBOUR_BEFORE = select(func.max(Donation.created_at)).where(
+    Donation.donor_id == bindparam("donor"), Donation.created_at <= bindparam("at"),
+    Donation.id != bindparam("donation"))
+_NEIGHBOUR_AFTER = select(func.min(Donation.created_at)).where(
+    Donation.donor_id == bindparam("donor"), Donation.created_at >= bindparam("at"),
+    Donation.id != bindparam("donation"))
 
 
 def donation_status(donation: Donation) -> str:
