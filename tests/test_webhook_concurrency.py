@@ -89,3 +89,48 @@ def test_concurrent_duplicate_deliveries_have_exactly_one_effect(app, database_u
     templates = Counter(db.session.scalars(select(OutboxMessage.template)))
     assert templates == {"donations/thank_you": 7, "donations/payment_failed": 1}
     assert set(db.session.scalars(select(StripeEvent.status))) == {"processed"}
+
+
+def test_concurrent_gifts_keep_every_running_total_exact(app, database_url, stripe_settings):
+    """Different gifts to one campaign, several by the same donors, all at once: the
+    campaign's, the day's and each donor's kept figures equal a recount."""
+    from membership.campaigns.services import recounted_totals
+    from membership.donations.models import DailyTotal, DonorGap
+    from membership.donations.services import daily_totals_from_donations
+    from tests.builders import make_campaign
+
+    campaign = make_campaign("20th-anniversary")
+    secret = app.config["STRIPE_WEBHOOK_SECRET"]
+    bodies = [json.dumps(sp.event("checkout.session.completed", sp.checkout_session(
+        amount=1000 + n, email=f"donor{n % 3}@example.org",
+        metadata={**sp.DONATION, "campaign": "20th-anniversary"}))) for n in range(12)]
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(bodies))
+
+    with serving(database_url, RATELIMIT_ENABLED=False, **stripe_settings) as base_url:
+        def deliver(body):
+            barrier.wait()
+            status = post(f"{base_url}/stripe/webhook", body.encode(), sp.sign(body, secret))
+            with lock:
+                statuses[status] += 1
+
+        threads = [threading.Thread(target=deliver, args=(body,)) for body in bodies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert statuses == {200: len(bodies)}
+    db.session.rollback()
+    db.session.refresh(campaign)
+    kept = (campaign.raised_cents, campaign.donations, campaign.donors)
+    assert kept == recounted_totals(campaign) == (12_000 + sum(range(12)), 12, 3)
+    rows = {(r.day, r.currency, r.frequency, r.campaign): (r.donations, r.gross_cents,
+                                                           r.net_cents)
+            for r in db.session.scalars(select(DailyTotal))}
+    assert rows == {tuple(r[:4]): tuple(r[4:])
+                    for r in db.session.execute(daily_totals_from_donations())}
+    assert db.session.scalar(select(func.count()).select_from(DonorGap)) == 0
+    assert all(donor.first_donation_at and donor.last_donation_at
+               for donor in db.session.scalars(select(Donor)))
