@@ -176,6 +176,15 @@ def test_a_long_window_is_drawn_by_month(march):
     series = dashboard_series(Window(march.start - timedelta(days=400), march.end))
     assert series["period"] == "month"
     assert [p.start.isoformat() for p in series["gross"]][-2:] == ["2026-02-01", "2026-03-01"]
+    donors = {p.start.isoformat(): p.values for p in series["donors"]}
+    assert donors["2026-01-01"] == {"new": 1, "returning": 0}  # e, the monthly donor
+    assert donors["2026-02-01"] == {"new": 1, "returning": 1}  # a's first gift; e again
+    assert donors["2026-03-01"] == {"new": 4, "returning": 2}  # b, d, f, g; a, e
+    weekly = dashboard_series(Window(march.start - timedelta(days=70), march.end))
+    assert weekly["period"] == "week"
+    weeks = {p.start.isoformat(): p.values for p in weekly["donors"]}
+    assert weeks["2026-03-09"] == {"new": 1, "returning": 1}  # d; e's renewal on Sunday 15th
+    assert weeks["2026-03-16"] == {"new": 1, "returning": 0}  # g
 
 
 # The kept daily totals against a full recount ----------------------------------------------
@@ -220,8 +229,8 @@ def test_donors_counted_from_spans_and_gaps_equal_a_direct_count(app, gifts, win
     """Gifts arrive in any order (Stripe does not promise order); the kept spans and long
     gaps must always give the same count as reading the donations."""
     from membership.admin.reports import _donor_counts, _donors_from_spans
-    from membership.donations.models import LONG_GAP, Donor, DonorGap
-    from membership.donations.services import long_gaps_from_donations
+    from membership.donations.models import LONG_GAP, Donor, DonorActivity, DonorGap
+    from membership.donations.services import activity_from_donations, long_gaps_from_donations
 
     empty_database()  # each example starts afresh
     start = at("2025-01-01T12:00")
@@ -234,6 +243,10 @@ def test_donors_counted_from_spans_and_gaps_equal_a_direct_count(app, gifts, win
         times = [start + timedelta(days=day) for who, day in gifts
                  if f"{who}@example.org" == donor.email]
         assert (donor.first_donation_at, donor.last_donation_at) == (min(times), max(times))
+    kept_activity = {tuple(row) for row in db.session.execute(
+        select(DonorActivity.donor_id, DonorActivity.period, DonorActivity.starts))}
+    assert kept_activity == {tuple(row) for period in ("week", "month")
+                             for row in db.session.execute(activity_from_donations(period))}
     for offset, length in windows:
         first = (start + timedelta(days=offset)).date()
         window = Window(first, first + timedelta(days=length - 1))

@@ -37,6 +37,7 @@ from membership.donations.models import (
     DailyTotal,
     Donation,
     Donor,
+    DonorActivity,
     DonorGap,
     PaymentFailure,
     RecurringGift,
@@ -316,15 +317,34 @@ def dashboard_series(window: Window, campaign: Campaign | None = None) -> dict[s
 
 def _donors_by_period(window: Window, period: str,
                       campaign: Campaign | None) -> dict[date, dict[str, int]]:
+    """New and returning donors per period. Weeks and months are read from the kept
+    activity rows and count whole periods (the first and last may reach past the
+    window); days, and a campaign's donors, are read from the donations."""
     dialect = db.session.get_bind().dialect.name
-    bucket = utc_period(Donation.created_at, period, dialect).label("bucket")
-    first = utc_period(Donor.first_donation_at, period, dialect)
-    rows = db.session.execute(
-        select(bucket, func.count(Donation.donor_id.distinct()),
-               func.count(Donation.donor_id.distinct()).filter(first == bucket))
-        .join(Donor, Donor.id == Donation.donor_id)
-        .where(*_in_window(window, campaign)).group_by(bucket))
-    return {start: {"new": new, "returning": everyone - new} for start, everyone, new in rows}
+    if period == "day" or campaign is not None:
+        bucket = utc_period(Donation.created_at, period, dialect).label("bucket")
+        first = utc_period(Donor.first_donation_at, period, dialect)
+        rows = db.session.execute(
+            select(bucket, func.count(Donation.donor_id.distinct()),
+                   func.count(Donation.donor_id.distinct()).filter(first == bucket))
+            .join(Donor, Donor.id == Donation.donor_id)
+            .where(*_in_window(window, campaign)).group_by(bucket))
+        return {start: {"new": new, "returning": everyone - new}
+                for start, everyone, new in rows}
+    first_start = period_start(window.start, period)
+    active = dict(db.session.execute(
+        select(DonorActivity.starts, func.count()).where(
+            DonorActivity.period == period, DonorActivity.starts >= first_start,
+            DonorActivity.starts <= window.end).group_by(DonorActivity.starts)).all())
+    bucket = utc_period(Donor.first_donation_at, period, dialect).label("bucket")
+    new = dict(db.session.execute(
+        select(bucket, func.count()).where(
+            Donor.first_donation_at >= datetime.combine(first_start, time.min, UTC),
+            Donor.first_donation_at < datetime.combine(
+                following(period_start(window.end, period), period), time.min, UTC),
+        ).group_by(bucket)).all())
+    return {start: {"new": new.get(start, 0), "returning": count - new.get(start, 0)}
+            for start, count in active.items()}
 
 
 def _failures_by_period(window: Window, period: str,

@@ -34,11 +34,8 @@ def campaign_by_slug(slug: str) -> Campaign | None:
     return db.session.scalar(select(Campaign).where(Campaign.slug == slug))
 
 
-def slug_taken(slug: str, except_id: int | None = None) -> bool:
-    query = select(Campaign.id).where(Campaign.slug == slug)
-    if except_id is not None:
-        query = query.where(Campaign.id != except_id)
-    return db.session.scalar(query) is not None
+def slug_taken(slug: str) -> bool:
+    return db.session.scalar(select(Campaign.id).where(Campaign.slug == slug)) is not None
 
 
 # Staff changes --------------------------------------------------------------------------

@@ -212,6 +212,18 @@ class DailyTotal(db.Model):
     net_cents: Mapped[int] = mapped_column(BigInteger, default=0)  # after refunds, lost disputes
 
 
+class DonorActivity(db.Model):
+    """That a donor gave in a week (from Monday) or a month, UTC: one row however many
+    gifts, so the dashboard counts each period's donors without reading its donations."""
+
+    __tablename__ = "donor_activity"
+    __table_args__ = (Index("ix_donor_activity_period_starts", "period", "starts"),)
+
+    donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(5), primary_key=True)  # "week" or "month"
+    starts: Mapped[date] = mapped_column(primary_key=True)
+
+
 class PaymentFailure(db.Model):
     """A failed charge of a recurring gift (one row per invoice attempt)."""
 

@@ -8,7 +8,7 @@ reconciliation run or the sandbox gateway.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from flask import current_app
@@ -20,6 +20,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     type_coerce,
@@ -43,6 +44,7 @@ from membership.donations.models import (
     DailyTotal,
     Donation,
     Donor,
+    DonorActivity,
     DonorGap,
     PaymentFailure,
     RecurringGift,
@@ -51,7 +53,7 @@ from membership.donations.money import cover_fee
 from membership.donations.signals import DonationChange, donation_changed
 from membership.extensions import db
 from membership.mail.services import queue_mail
-from membership.sql import insert_or_ignore, upsert_insert, utc_day
+from membership.sql import insert_or_ignore, upsert_insert, utc_day, utc_period
 from membership.types import UTCDateTime, utcnow
 from membership.urls import external_url
 
@@ -617,8 +619,9 @@ def daily_totals_from_donations():
 
 
 def recount_daily_totals() -> None:
-    """Rebuild the kept daily totals, each donor's first and last donation and the long
-    gaps from the donations (after a bulk load, which bypasses the bookkeeping)."""
+    """Rebuild the kept daily totals, each donor's first and last donation, the long gaps
+    and the weeks and months donors gave in, from the donations (after a bulk load,
+    which bypasses the bookkeeping)."""
     db.session.execute(delete(DailyTotal))
     db.session.execute(insert(DailyTotal).from_select(
         ["day", "currency", "frequency", "campaign", "donations", "gross_cents", "net_cents"],
@@ -631,7 +634,17 @@ def recount_daily_totals() -> None:
     db.session.execute(delete(DonorGap))
     db.session.execute(insert(DonorGap).from_select(
         ["donor_id", "from_at", "to_at"], long_gaps_from_donations()))
+    db.session.execute(delete(DonorActivity))
+    for period in ("week", "month"):
+        db.session.execute(insert(DonorActivity).from_select(
+            ["donor_id", "period", "starts"], activity_from_donations(period)))
     db.session.flush()
+
+
+def activity_from_donations(period: str):
+    """(donor, period, first day) for every week or month each donor gave in."""
+    starts = utc_period(Donation.created_at, period, db.session.get_bind().dialect.name)
+    return select(Donation.donor_id, literal(period), starts).distinct()
 
 
 def long_gaps_from_donations():
@@ -652,10 +665,15 @@ def long_gaps_from_donations():
 
 
 def _note_donation_time(donor_id: int, donation_id: int, at: datetime) -> None:
-    """Keep the donor's first and last donation times and long gaps up to date with a
-    donation made `at` (which may arrive after later ones: Stripe does not promise
-    order). The donor row is locked first, so two donations of one donor recorded at the
-    same moment see each other."""
+    """Keep the donor's weeks and months of giving, first and last donation times and
+    long gaps up to date with a donation made `at` (which may arrive after later ones:
+    Stripe does not promise order). The donor row is locked first, so two donations of
+    one donor recorded at the same moment see each other."""
+    day = at.astimezone(UTC).date()
+    for period, starts in (("week", day - timedelta(days=day.weekday())),
+                           ("month", day.replace(day=1))):
+        db.session.execute(_note_activity(db.session.get_bind().dialect.name),
+                           {"donor_id": donor_id, "period": period, "starts": starts})
     times = db.session.execute(_SPAN_UPDATE, {"donor": donor_id, "at": at}).one()
     if times.first_donation_at == at == times.last_donation_at:
         return  # the first donation: no neighbours
@@ -670,6 +688,11 @@ def _note_donation_time(donor_id: int, donation_id: int, at: datetime) -> None:
         if start is not None and end is not None and end - start > LONG_GAP:
             db.session.execute(_keep_gap(db.session.get_bind().dialect.name),
                                {"donor_id": donor_id, "from_at": start, "to_at": end})
+
+
+@cache
+def _note_activity(dialect: str):
+    return upsert_insert(dialect)(DonorActivity).on_conflict_do_nothing()
 
 
 @cache
