@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, has_request_context, request
 from flask_babel import get_locale
+from flask_login import user_logged_in
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from membership.config import load_config
@@ -93,12 +94,16 @@ def register_domains(app: Flask) -> None:
     from membership.donations import services as donations
     from membership.donations.signals import donation_changed
     from membership.payments.gateway import init_gateway
+    from membership.topics import routes as topics_routes
+    from membership.topics import services as topics
 
     init_gateway(app)
     email_verified.connect(donations.link_donor_to_account, weak=False)
     account_deleting.connect(donations.anonymize_donor_records, weak=False)
     account_exporting.connect(donations.export_giving, weak=False)
     donation_changed.connect(campaigns.count_donation_change, weak=False)
+    account_exporting.connect(topics.export_follows, weak=False)
+    user_logged_in.connect(topics_routes.follow_pending_topic, weak=False)
     app.extensions[donations.CAMPAIGN_OFFERS_KEY] = campaigns.campaign_offer
     campaigns.init_caches(app)
 
@@ -114,9 +119,10 @@ def register_blueprints(app: Flask) -> None:
     from membership.payments import cli as payments_cli
     from membership.payments import routes as payments
     from membership.site import routes as site
+    from membership.topics import routes as topics
 
-    for blueprint in (site.bp, accounts.bp, donations.bp, campaigns.bp, payments.bp, admin.bp,
-                      accounts_cli.bp, mail_cli.bp, payments_cli.bp, demo.bp):
+    for blueprint in (site.bp, accounts.bp, topics.bp, donations.bp, campaigns.bp, payments.bp,
+                      admin.bp, accounts_cli.bp, mail_cli.bp, payments_cli.bp, demo.bp):
         app.register_blueprint(blueprint)
     if app.config["PAYMENTS_GATEWAY"] == "sandbox":
         app.register_blueprint(payments.sandbox_bp)

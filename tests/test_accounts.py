@@ -23,7 +23,7 @@ def test_signup_creates_account_logs_in_and_mails_verification(client, forms):
     response = forms.post("/account/signup", {"email": "  Nadia@Example.ORG ",
                                               "password": GOOD_PASSWORD, "name": "Nadia"})
     assert response.status_code == 302
-    assert response.headers["Location"] == "/account"
+    assert response.headers["Location"] == "/topics?welcome=1"  # onboarding
     user = db.session.scalar(select(User))
     assert user.email == "nadia@example.org"
     assert user.name == "Nadia"

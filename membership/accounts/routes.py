@@ -81,7 +81,9 @@ def signup():
             login_user(user)
             flash(_("Welcome! We sent a link to %(email)s to confirm your address.",
                     email=user.email), "success")
-            return redirect(_next_url())
+            # Onboarding: the topics to follow come first, unless they came from a page.
+            return redirect(safe_next_url(request.args.get("next"))
+                            or url_for("topics.index", welcome=1))
     status = INVALID if form.errors else 200
     return render_template("accounts/signup.html", form=form), status
 

@@ -14,6 +14,7 @@ from membership.admin.routes import bp
 from membership.donations.models import Donation, Donor, RecurringGift
 from membership.extensions import db
 from membership.mail.models import OutboxMessage
+from membership.topics.services import followed_topics
 
 PER_PAGE = 50
 
@@ -53,8 +54,9 @@ def donor(donor_id: int):
     totals: dict[str, int] = {}
     for gift in gifts:
         totals[gift.currency] = totals.get(gift.currency, 0) + gift.net_cents
+    topics = followed_topics(account.id) if account else []
     return render_template("admin/donor.html", donor=person, account=account, gifts=gifts,
-                           recurring=recurring, mails=mails, totals=totals)
+                           recurring=recurring, mails=mails, totals=totals, topics=topics)
 
 
 @bp.get("/donations")

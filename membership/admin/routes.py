@@ -92,4 +92,4 @@ def replay(stripe_id: str):
 
 
 # The other staff areas register their views on this blueprint, behind the same guard.
-from membership.admin import campaigns, dashboard, people  # noqa: E402, F401
+from membership.admin import campaigns, dashboard, people, topics  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Topic personalization: a catalogue of regions and themes that readers follow."""
