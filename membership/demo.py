@@ -10,6 +10,7 @@ from membership.campaigns.demo import recount_all, seed_demo_campaigns
 from membership.donations.demo import demo_donation_count, seed_demo_donations
 from membership.donations.services import recount_daily_totals
 from membership.extensions import db
+from membership.topics.demo import seed_demo_stories
 from membership.topics.services import seed_topics
 from membership.types import utcnow
 
@@ -29,6 +30,7 @@ def seed_demo(donations: int) -> None:
         click.echo(f"Demo staff login: {DEMO_STAFF_EMAIL} / {DEMO_STAFF_PASSWORD}")
     seed_demo_campaigns(utcnow())
     seed_topics()
+    seed_demo_stories(utcnow())
     db.session.commit()
     if donations:
         added = seed_demo_donations(donations, current_app.config["DONATION_CURRENCIES"])
