@@ -93,6 +93,7 @@ def register_domains(app: Flask) -> None:
     from membership.campaigns import services as campaigns
     from membership.donations import services as donations
     from membership.donations.signals import donation_changed
+    from membership.newsletter import services as newsletter
     from membership.payments.gateway import init_gateway
     from membership.topics import routes as topics_routes
     from membership.topics import services as topics
@@ -103,6 +104,7 @@ def register_domains(app: Flask) -> None:
     account_exporting.connect(donations.export_giving, weak=False)
     donation_changed.connect(campaigns.count_donation_change, weak=False)
     account_exporting.connect(topics.export_follows, weak=False)
+    account_deleting.connect(newsletter.forget_subscriber, weak=False)
     user_logged_in.connect(topics_routes.follow_pending_topic, weak=False)
     app.extensions[donations.CAMPAIGN_OFFERS_KEY] = campaigns.campaign_offer
     campaigns.init_caches(app)
@@ -116,15 +118,16 @@ def register_blueprints(app: Flask) -> None:
     from membership.campaigns import routes as campaigns
     from membership.donations import routes as donations
     from membership.mail import cli as mail_cli
+    from membership.newsletter import routes as newsletter
     from membership.payments import cli as payments_cli
     from membership.payments import routes as payments
     from membership.site import routes as site
     from membership.topics import cli as topics_cli
     from membership.topics import routes as topics
 
-    for blueprint in (site.bp, accounts.bp, topics.bp, donations.bp, campaigns.bp, payments.bp,
-                      admin.bp, accounts_cli.bp, mail_cli.bp, payments_cli.bp, topics_cli.bp,
-                      demo.bp):
+    for blueprint in (site.bp, accounts.bp, topics.bp, newsletter.bp, donations.bp,
+                      campaigns.bp, payments.bp, admin.bp, accounts_cli.bp, mail_cli.bp,
+                      payments_cli.bp, topics_cli.bp, demo.bp):
         app.register_blueprint(blueprint)
     if app.config["PAYMENTS_GATEWAY"] == "sandbox":
         app.register_blueprint(payments.sandbox_bp)

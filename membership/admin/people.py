@@ -14,6 +14,7 @@ from membership.admin.routes import bp
 from membership.donations.models import Donation, Donor, RecurringGift
 from membership.extensions import db
 from membership.mail.models import OutboxMessage
+from membership.newsletter.services import status_of as newsletter_status
 from membership.topics.services import followed_topics
 
 PER_PAGE = 50
@@ -56,7 +57,8 @@ def donor(donor_id: int):
         totals[gift.currency] = totals.get(gift.currency, 0) + gift.net_cents
     topics = followed_topics(account.id) if account else []
     return render_template("admin/donor.html", donor=person, account=account, gifts=gifts,
-                           recurring=recurring, mails=mails, totals=totals, topics=topics)
+                           recurring=recurring, mails=mails, totals=totals, topics=topics,
+                           newsletter=newsletter_status(person.email))
 
 
 @bp.get("/donations")

@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from membership.campaigns.models import Campaign
 from membership.campaigns.services import featured_campaign, progress
 from membership.extensions import db, limiter
+from membership.newsletter.routes import newsletter_form
 from membership.types import utcnow
 
 bp = Blueprint("site", __name__)
@@ -19,7 +20,8 @@ def home():
     # The banner's copy may be half a minute old; the figures on the home page are not.
     campaign = db.session.get(Campaign, featured.id) if featured else None
     return render_template("site/home.html", campaign=campaign,
-                           progress=progress(campaign, now) if campaign else None)
+                           progress=progress(campaign, now) if campaign else None,
+                           newsletter=newsletter_form(formdata=None))
 
 
 @bp.get("/healthz")

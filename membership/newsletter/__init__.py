@@ -1,0 +1,2 @@
+"""The daily news e-mail: subscriptions with recorded consent, double opt-in and
+one-click unsubscribe."""

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
+
+from membership.accounts.services import InvalidToken
+from membership.extensions import csrf, db, limiter
+from membership.newsletter import services
+from membership.newsletter.forms import NewsletterForm
+
+bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
+
+INVALID = 422
+
+
+def newsletter_form(**kwargs) -> NewsletterForm:
+    """The sign-up form, with the current consent wording as the box's label."""
+    form = NewsletterForm(**kwargs)
+    form.consent.label.text = services.consent_text()
+    return form
+
+
+def _subscribe_limit() -> str:
+    return current_app.config["RATELIMIT_AUTH_PER_IP"]
+
+
+@bp.route("", methods=["GET", "POST"])
+@limiter.limit(_subscribe_limit, methods=["POST"])
+def subscribe():
+    form = newsletter_form()
+    if form.validate_on_submit():
+        services.subscribe(form.email.data, request.remote_addr)
+        db.session.commit()
+        # The same answer whoever asks: it does not tell who is subscribed.
+        return render_template("newsletter/check_inbox.html", email=form.email.data)
+    return render_template("newsletter/subscribe.html", form=form), (
+        INVALID if form.errors else 200)
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):
+    try:
+        services.confirm(token)
+    except InvalidToken as error:
+        return render_template("newsletter/link_problem.html", reason=str(error)), 400
+    db.session.commit()
+    return render_template("newsletter/confirmed.html")
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" without a form
+@limiter.exempt
+def unsubscribe(token: str):
+    try:
+        services.unsubscribe(token)
+    except InvalidToken as error:
+        return render_template("newsletter/link_problem.html", reason=str(error)), 400
+    db.session.commit()
+    if request.method == "POST":
+        return _("You are unsubscribed."), 200, {"Content-Type": "text/plain; charset=utf-8"}
+    return render_template("newsletter/unsubscribed.html")
