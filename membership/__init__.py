@@ -118,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
     from membership.campaigns import routes as campaigns
     from membership.donations import routes as donations
     from membership.mail import cli as mail_cli
+    from membership.newsletter import cli as newsletter_cli
     from membership.newsletter import routes as newsletter
     from membership.payments import cli as payments_cli
     from membership.payments import routes as payments
@@ -127,7 +128,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (site.bp, accounts.bp, topics.bp, newsletter.bp, donations.bp,
                       campaigns.bp, payments.bp, admin.bp, accounts_cli.bp, mail_cli.bp,
-                      payments_cli.bp, topics_cli.bp, demo.bp):
+                      payments_cli.bp, topics_cli.bp, newsletter_cli.bp, demo.bp):
         app.register_blueprint(blueprint)
     if app.config["PAYMENTS_GATEWAY"] == "sandbox":
         app.register_blueprint(payments.sandbox_bp)

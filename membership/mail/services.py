@@ -35,19 +35,24 @@ def queue_mail(
 
     `context` holds plain JSON values for `templates/email/<template>.txt` and `.html`;
     they are rendered when the message is sent or shown (see `render_message`)."""
-    now = utcnow()
     # A plain INSERT: mail is written on hot paths (every recorded gift) and never read back.
-    return db.session.connection().execute(_INSERT_MESSAGE, {
-        "recipient": recipient,
-        "subject": subject,
-        "template": template,
-        "context": context,
-        "headers": headers or {},
-        "status": PENDING,
-        "attempts": 0,
-        "created_at": now,
-        "next_attempt_at": now,
-    }).scalar_one()
+    return db.session.connection().execute(
+        _INSERT_MESSAGE, outbox_row(recipient, template, subject, headers, context)
+    ).scalar_one()
+
+
+def queue_mails(rows: list[dict]) -> None:
+    """Add many messages (`outbox_row`s) in one statement: mailings."""
+    if rows:
+        db.session.connection().execute(insert(OutboxMessage), rows)
+
+
+def outbox_row(recipient: str, template: str, subject: str, headers: dict[str, str] | None,
+               context: dict) -> dict:
+    now = utcnow()
+    return {"recipient": recipient, "subject": subject, "template": template,
+            "context": context, "headers": headers or {}, "status": PENDING, "attempts": 0,
+            "created_at": now, "next_attempt_at": now}
 
 
 _INSERT_MESSAGE = insert(OutboxMessage).returning(OutboxMessage.id)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from membership.extensions import db
@@ -25,4 +25,27 @@ class Subscriber(db.Model):
     consent_ip: Mapped[str | None] = mapped_column(String(45))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SubscriberTopic(db.Model):
+    """A topic a subscriber without an account chose on their preferences page."""
+
+    __tablename__ = "newsletter_subscriber_topics"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("newsletter_subscribers.id", ondelete="CASCADE"), primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"),
+                                          primary_key=True)
+
+
+class DigestSent(db.Model):
+    """A subscriber's digest of one day is in the outbox: written in the same transaction
+    as the message, so no run, repeated or resumed after a crash, sends a second copy."""
+
+    __tablename__ = "newsletter_digests"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("newsletter_subscribers.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

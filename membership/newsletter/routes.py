@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from membership.accounts.services import InvalidToken
 from membership.extensions import csrf, db, limiter
 from membership.newsletter import services
-from membership.newsletter.forms import NewsletterForm
+from membership.newsletter.forms import NewsletterForm, PreferencesForm
+from membership.topics.services import catalogue
 
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
 
@@ -59,3 +60,23 @@ def unsubscribe(token: str):
     if request.method == "POST":
         return _("You are unsubscribed."), 200, {"Content-Type": "text/plain; charset=utf-8"}
     return render_template("newsletter/unsubscribed.html")
+
+
+@bp.route("/preferences/<token>", methods=["GET", "POST"])
+def preferences(token: str):
+    """Reached from a signed link in every mail: no log-in needed."""
+    try:
+        subscriber = services.subscriber_for_preferences(token)
+    except InvalidToken as error:
+        return render_template("newsletter/link_problem.html", reason=str(error)), 400
+    if services.has_account(subscriber):
+        return render_template("newsletter/preferences.html", form=None, subscriber=subscriber)
+    form = PreferencesForm(data={"topics": sorted(services.chosen_topic_ids(subscriber))})
+    form.topics.choices = [(topic.id, topic.name) for kind in catalogue().values()
+                           for topic in kind]
+    if form.validate_on_submit():
+        services.choose_topics(subscriber, set(form.topics.data))
+        db.session.commit()
+        flash(_("Your topics are saved: tomorrow's e-mail follows them."), "success")
+        return redirect(url_for("newsletter.preferences", token=token))
+    return render_template("newsletter/preferences.html", form=form, subscriber=subscriber)
