@@ -9,6 +9,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from membership.extensions import db
 
+# A form that failed validation is shown again, its errors next to the fields, with this.
+INVALID = 422
+
+
+def form_status(form) -> int:
+    return INVALID if form.errors else 200
+
+
 TITLES = {
     400: "Bad request",
     403: "Access denied",

@@ -27,12 +27,12 @@ from membership.accounts.forms import (
     ResetPasswordForm,
     SignupForm,
 )
+from membership.errors import INVALID, form_status
 from membership.extensions import db, limiter
 from membership.urls import safe_next_url
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
-INVALID = 422  # a form that failed validation is shown again with this status
 
 
 def _per_ip_limit() -> str:
@@ -84,7 +84,7 @@ def signup():
             # Onboarding: the topics to follow come first, unless they came from a page.
             return redirect(safe_next_url(request.args.get("next"))
                             or url_for("topics.index", welcome=1))
-    status = INVALID if form.errors else 200
+    status = form_status(form)
     return render_template("accounts/signup.html", form=form), status
 
 
@@ -101,7 +101,7 @@ def login():
             login_user(user, remember=form.remember.data)
             return redirect(_next_url())
         form.password.errors.append(_("The e-mail address or password is not correct."))
-    status = INVALID if form.errors else 200
+    status = form_status(form)
     return render_template("accounts/login.html", form=form), status
 
 
@@ -144,7 +144,7 @@ def forgot_password():
         db.session.commit()
         # The same answer whether or not the account exists.
         return render_template("accounts/reset_sent.html", email=form.email.data.strip())
-    status = INVALID if form.errors else 200
+    status = form_status(form)
     return render_template("accounts/forgot_password.html", form=form), status
 
 
@@ -163,7 +163,7 @@ def reset_password(token: str):
         login_user(user)
         flash(_("Your password has been changed."), "success")
         return redirect(url_for("accounts.account"))
-    status = INVALID if form.errors else 200
+    status = form_status(form)
     return render_template("accounts/reset_password.html", form=form), status
 
 

@@ -11,10 +11,9 @@ from membership.admin.routes import bp
 from membership.campaigns import services
 from membership.campaigns.forms import CampaignForm, EndCampaignForm, form_data
 from membership.campaigns.models import Campaign
+from membership.errors import form_status
 from membership.extensions import db
 from membership.types import utcnow
-
-INVALID = 422
 
 
 @bp.get("/campaigns")
@@ -50,8 +49,8 @@ def _campaign_form(form: CampaignForm, campaign: Campaign | None):
         db.session.commit()
         flash(_("Campaign “%(title)s” saved.", title=campaign.title), "success")
         return redirect(url_for("admin.campaigns"))
-    return render_template("admin/campaign_form.html", form=form, campaign=campaign), (
-        INVALID if form.errors else 200)
+    return render_template("admin/campaign_form.html", form=form,
+                           campaign=campaign), form_status(form)
 
 
 @bp.post("/campaigns/<int:campaign_id>/end")

@@ -8,12 +8,11 @@ from sqlalchemy import select
 
 from membership.admin.audit import changes, record_staff_action
 from membership.admin.routes import bp
+from membership.errors import form_status
 from membership.extensions import db
 from membership.topics import services
 from membership.topics.forms import FollowForm, NewTopicForm, TopicForm
 from membership.topics.models import Topic
-
-INVALID = 422
 
 
 @bp.route("/topics", methods=["GET", "POST"])
@@ -33,8 +32,7 @@ def topics():
     catalogue = services.catalogue(include_hidden=True)
     ids = [topic.id for kind in catalogue.values() for topic in kind]
     return render_template("admin/topics.html", catalogue=catalogue, form=form,
-                           followers=services.followers(ids) if ids else {},
-                           move_form=FollowForm(formdata=None)), INVALID if form.errors else 200
+                           followers=services.followers(ids) if ids else {}), form_status(form)
 
 
 @bp.route("/topics/<int:topic_id>/edit", methods=["GET", "POST"])
@@ -49,8 +47,7 @@ def edit_topic(topic_id: int):
         db.session.commit()
         flash(_("Topic “%(name)s” saved.", name=topic.name), "success")
         return redirect(url_for("admin.topics"))
-    return render_template("admin/topic_form.html", form=form, topic=topic), (
-        INVALID if form.errors else 200)
+    return render_template("admin/topic_form.html", form=form, topic=topic), form_status(form)
 
 
 @bp.post("/topics/<int:topic_id>/move/<direction>")

@@ -31,13 +31,11 @@ from membership.donations.forms import (
 from membership.donations.gateway import GatewayError, payment_gateway
 from membership.donations.models import FREQUENCIES, PAID
 from membership.donations.money import AmountError, format_money, to_major
+from membership.errors import form_status
 from membership.extensions import db, limiter
 from membership.urls import external_url
 
 bp = Blueprint("donations", __name__)
-
-INVALID = 422
-
 
 def _donate_limit() -> str:
     return current_app.config["RATELIMIT_DONATE_PER_IP"]
@@ -154,7 +152,7 @@ def donate():
             checkout.stripe_session_id = session.id
             db.session.commit()
             return redirect(session.url, code=303)
-    status = INVALID if form.errors else 200
+    status = form_status(form)
     offer = services.campaign_offer(form.campaign.data)
     html = render_template(
         "donations/donate.html", form=form, fee_preview=_fee_preview(form), offer=offer,

@@ -4,15 +4,13 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from membership.accounts.services import InvalidToken
+from membership.errors import form_status
 from membership.extensions import csrf, db, limiter
 from membership.newsletter import services
 from membership.newsletter.forms import NewsletterForm, PreferencesForm
 from membership.topics.services import catalogue
 
 bp = Blueprint("newsletter", __name__, url_prefix="/newsletter")
-
-INVALID = 422
-
 
 def newsletter_form(**kwargs) -> NewsletterForm:
     """The sign-up form, with the current consent wording as the box's label."""
@@ -34,8 +32,7 @@ def subscribe():
         db.session.commit()
         # The same answer whoever asks: it does not tell who is subscribed.
         return render_template("newsletter/check_inbox.html", email=form.email.data)
-    return render_template("newsletter/subscribe.html", form=form), (
-        INVALID if form.errors else 200)
+    return render_template("newsletter/subscribe.html", form=form), form_status(form)
 
 
 @bp.get("/confirm/<token>")
