@@ -42,11 +42,11 @@ from membership.donations.models import (
     PaymentFailure,
     RecurringGift,
 )
+from membership.donations.services import CANCELED
 from membership.extensions import db
 from membership.sql import copy_csv, utc_iso_text, utc_period
 
-NEVER_PAID = ("incomplete", "incomplete_expired")
-CANCELED = "canceled"
+NEVER_PAID = ("incomplete", "incomplete_expired")  # Stripe's states of an unpaid first invoice
 
 
 class ReportError(ValueError):

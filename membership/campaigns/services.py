@@ -194,12 +194,15 @@ def _counted_gifts(campaign: Campaign):
     """The campaign's donations that are worth something, as a subquery of
     (donor_id, net_cents)."""
     return select(Donation.donor_id, Donation.net_cents.label("net_cents")).where(
-        Donation.campaign == campaign.slug,
-        Donation.currency == campaign.currency,
-        Donation.created_at >= campaign.starts_at,
-        Donation.created_at < campaign.ends_at,
-        Donation.net_cents > 0,
-    ).subquery()
+        *_counts_toward(campaign)).subquery()
+
+
+def _counts_toward(campaign: Campaign) -> list:
+    """What makes a donation count toward the campaign: tagged with it, in its currency,
+    made between its start and end, and still worth something."""
+    return [Donation.campaign == campaign.slug, Donation.currency == campaign.currency,
+            Donation.created_at >= campaign.starts_at, Donation.created_at < campaign.ends_at,
+            Donation.net_cents > 0]
 
 
 def recounted_totals(campaign: Campaign) -> tuple[int, int, int]:
@@ -250,13 +253,8 @@ def recent_supporters(campaign: Campaign, limit: int = 12) -> list[Supporter]:
         rows = db.session.execute(
             select(Donation.anonymous, Donor.name, Donation.amount_cents, Donation.currency,
                    Donation.dedication_kind, Donation.dedication_name, Donation.created_at)
-            .join(Donor, Donor.id == Donation.donor_id).where(
-                Donation.campaign == campaign.slug,
-                Donation.currency == campaign.currency,
-                Donation.created_at >= campaign.starts_at,
-                Donation.created_at < campaign.ends_at,
-                Donation.net_cents > 0,
-            ).order_by(Donation.created_at.desc()).limit(limit))
+            .join(Donor, Donor.id == Donation.donor_id).where(*_counts_toward(campaign))
+            .order_by(Donation.created_at.desc()).limit(limit))
         supporters = [
             Supporter(name="" if anonymous else (name or "").split(" ")[0],
                       anonymous=anonymous, amount_cents=amount, currency=currency,
@@ -367,7 +365,8 @@ def featured_campaign(now: datetime) -> Campaign | None:
 # What the gift form needs to know ------------------------------------------------------------
 
 def campaign_offer(slug: str) -> CampaignOffer | None:
-    campaign = campaign_by_slug(slug)
+    # The gift form asks up to three times a request: the per-process copy answers.
+    campaign = campaign_for_display(slug)
     if campaign is None:
         return None
     return CampaignOffer(slug=campaign.slug, title=campaign.title, currency=campaign.currency,
