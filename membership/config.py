@@ -11,12 +11,16 @@ from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
 
 ENVIRONMENTS = ("production", "development", "testing")
 
 
-class ConfigError(RuntimeError):
-    """The environment does not describe a runnable app."""
+class ConfigError(click.ClickException, RuntimeError):
+    """The environment does not describe a runnable app. A click error, so that every
+    command prints it as one line ("Error: …") instead of a traceback."""
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -28,6 +32,17 @@ def _bool(value: str | None, default: bool) -> bool:
 def _csv(value: str | None, default: str) -> list[str]:
     raw = value if value and value.strip() else default
     return [part.strip().lower() for part in raw.split(",") if part.strip()]
+
+
+def parse_site_url(value: str) -> str:
+    """`value` as a base URL without a trailing slash, or ValueError with the reason."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("SITE_URL must be an http:// or https:// address with a host name, "
+                         f"such as https://members.example.org (not {value!r})")
+    if parts.query or parts.fragment or parts.username:
+        raise ValueError(f"SITE_URL must not carry a query, fragment or user ({value!r})")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 def load_config(instance_path: str, environ: Mapping[str, str] | None = None) -> dict:
@@ -64,6 +79,17 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
     database_url = env.get("DATABASE_URL") or "sqlite:///" + str(
         Path(instance_path) / "membership.sqlite3"
     )
+
+    site_url = env.get("SITE_URL", "").strip()
+    if not site_url:
+        if production:
+            raise ConfigError("SITE_URL must be set in production (the public base URL that "
+                              "links in e-mails point to, e.g. https://members.example.org)")
+        site_url = f"http://127.0.0.1:{env.get('PORT', '5000')}"
+    try:
+        site_url = parse_site_url(site_url)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
 
     redis_url = env.get("REDIS_URL", "")
     return {
@@ -110,8 +136,15 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
         "RATELIMIT_AUTH_PER_ACCOUNT": env.get(
             "RATELIMIT_AUTH_PER_ACCOUNT", "5 per minute;30 per hour"
         ),
+        "RATELIMIT_MAIL_PER_ACCOUNT": env.get("RATELIMIT_MAIL_PER_ACCOUNT",
+                                              "3 per 15 minutes;10 per day"),
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
-        "PASSWORD_MIN_LENGTH": 10,
+        # One JSON object per line for log collectors in production; plain text locally.
+        "LOG_FORMAT": env.get("LOG_FORMAT", "").strip().lower() or (
+            "json" if production else "text"),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "").strip().upper() or "INFO",
+        # Prometheus scrapes /metrics with this bearer token; without one, /metrics is off.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),
         "EMAIL_TOKEN_MAX_AGE": int(env.get("EMAIL_TOKEN_MAX_AGE", str(3 * 24 * 3600))),
         "RESET_TOKEN_MAX_AGE": int(env.get("RESET_TOKEN_MAX_AGE", "3600")),
         "ORGANIZATION_NAME": env.get("ORGANIZATION_NAME", "Meridian News Agency"),
@@ -129,7 +162,7 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
         },
         "RATELIMIT_DONATE_PER_IP": env.get("RATELIMIT_DONATE_PER_IP",
                                            "10 per minute;60 per hour"),
-        "SITE_URL": env.get("SITE_URL", "").rstrip("/"),
+        "SITE_URL": site_url,
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
     }

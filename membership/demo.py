@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import Blueprint, current_app
+from flask import current_app
 
 from membership.accounts.services import ensure_staff
 from membership.campaigns.demo import recount_all, seed_demo_campaigns
+from membership.cli import command_blueprint
 from membership.donations.demo import demo_donation_count, seed_demo_donations
 from membership.donations.services import recount_daily_totals
 from membership.extensions import db
@@ -14,10 +15,11 @@ from membership.topics.demo import seed_demo_stories
 from membership.topics.services import seed_topics
 from membership.types import utcnow
 
-bp = Blueprint("demo_cli", __name__, cli_group=None)
+bp = command_blueprint("demo_cli", None)
 
 DEMO_STAFF_EMAIL = "staff@example.org"
-DEMO_STAFF_PASSWORD = "demo-staff-pass-2026"  # noqa: S105 - development only, printed on purpose
+# For the demo only, and printed by seed-demo on purpose.
+DEMO_STAFF_PASSWORD = "demo-staff-pass-2026"  # noqa: S105  # nosec B105
 
 
 @bp.cli.command("seed-demo")

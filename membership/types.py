@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -11,6 +12,22 @@ from sqlalchemy.types import TypeDecorator
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_iso_day(text: str) -> date:
+    """A day written exactly YYYY-MM-DD, or ValueError: Python's own parser also takes
+    20260101 and 2026-W01-1, which no form or report documents."""
+    if not _ISO_DAY.fullmatch(text):
+        raise ValueError(f"{text!r} is not a day written YYYY-MM-DD")
+    return date.fromisoformat(text)
+
+
+def isoformat(moment: datetime | None) -> str | None:
+    """A moment for JSON (data downloads): ISO 8601 with its offset, or None."""
+    return moment.isoformat() if moment else None
 
 
 class UTCDateTime(TypeDecorator):

@@ -5,16 +5,30 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, url_for
+from flask import Flask, current_app
+
+from membership.config import ConfigError, parse_site_url
+
+SITE_URL_KEY = "membership.site_url_adapter"
+
+
+def init_site_url(app: Flask) -> None:
+    """Bind the URL map to SITE_URL once, so links can be built in commands, mail workers
+    and background threads, where there is no request and no SERVER_NAME."""
+    try:
+        app.config["SITE_URL"] = parse_site_url(app.config["SITE_URL"])
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+    parts = urlsplit(app.config["SITE_URL"])
+    app.extensions[SITE_URL_KEY] = app.url_map.bind(
+        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """An absolute URL for links that leave the site (e-mails, Stripe's redirects):
-    under SITE_URL when set, else under the current request's host."""
-    base = current_app.config["SITE_URL"]
-    if base:
-        return base + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
+    """An absolute URL under SITE_URL for links that leave the site (e-mails, command
+    output, Stripe's redirects), the same inside and outside a request."""
+    current_app.inject_url_defaults(endpoint, values)
+    return current_app.extensions[SITE_URL_KEY].build(endpoint, values, force_external=True)
 
 
 def safe_next_url(target: str | None) -> str | None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
 from contextvars import Token
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -18,6 +23,7 @@ from werkzeug.serving import make_server
 
 from membership import create_app
 from membership.extensions import db, limiter
+from membership.mail.services import SMTPSettings
 from tests.builders import make_user
 from tests.fake_stripe import FakeStripeServer
 
@@ -53,7 +59,7 @@ def app_config(database_url: str, **overrides) -> dict:
     return {
         "MEMBERSHIP_ENV": "testing",
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SERVER_NAME": "membership.test",
+        "SITE_URL": "http://membership.test",
         "MAIL_URL": "",
         "RATELIMIT_ENABLED": True,
         "PAYMENTS_GATEWAY": "sandbox",
@@ -168,15 +174,82 @@ def serving(database_url: str, **overrides):
     """A second app instance on the same database, served over real HTTP by a threaded
     server on a free local port. Yields the base URL."""
     server = make_server("127.0.0.1", 0, None, threaded=True)
-    served = create_app(app_config(database_url, SERVER_NAME=f"127.0.0.1:{server.server_port}",
-                                   **overrides))
+    base_url = f"http://127.0.0.1:{server.server_port}"
+    served = create_app(app_config(database_url, SITE_URL=base_url, **overrides))
     server.app = served
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield base_url
     finally:
         server.shutdown()
         thread.join(timeout=5)
         with served.app_context():
             db.engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox(Message):
+    """A real SMTP server's handler that keeps what it receives and can refuse recipients."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+        self.refuse = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def handle_message(self, message):
+        self.messages.append(message)
+
+
+@pytest.fixture
+def smtp_server():
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield handler, SMTPSettings.from_url(f"smtp://127.0.0.1:{controller.port}?tls=none")
+    controller.stop()
+
+
+# Commands, run as a deployment runs them ----------------------------------------------------
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLASK = os.path.join(os.path.dirname(sys.executable), "flask")
+SITE_URL = "https://members.example.test"
+SECRET_KEY = "a production secret"
+
+
+def deployment_environment(database_url: str, **settings: str) -> dict[str, str]:
+    """Production settings and nothing else: no SERVER_NAME, no test configuration."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+            "MEMBERSHIP_ENV": "production", "SECRET_KEY": SECRET_KEY,
+            "STRIPE_SECRET_KEY": "sk_test_deployed", "STRIPE_PUBLISHABLE_KEY": "pk_test_deployed",
+            "STRIPE_WEBHOOK_SECRET": "whsec_deployed", "SITE_URL": SITE_URL,
+            "DATABASE_URL": database_url, **settings}
+
+
+@pytest.fixture
+def flask_command(app, database_url):
+    """Runs `flask --app wsgi ARGS…` in a subprocess from the project folder, on the test
+    database, with production settings (plus `settings`); the test's own session is
+    finished first and starts afresh after, so it sees what the command committed."""
+
+    def run(*args: str, **settings: str) -> subprocess.CompletedProcess:
+        db.session.commit()  # ends the test's transaction; objects load afresh after
+        result = subprocess.run(
+            [FLASK, "--app", "wsgi", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
+            env=deployment_environment(database_url, **settings), timeout=180, check=False)
+        assert "Traceback" not in result.stderr, result.stderr
+        return result
+
+    return run

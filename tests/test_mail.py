@@ -1,50 +1,15 @@
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 
 from membership.extensions import db
 from membership.mail.models import FAILED, PENDING, SENT
 from membership.mail.services import SMTPSettings, SMTPTransport, deliver_pending, queue_mail
 from membership.types import utcnow
 from tests.builders import outbox
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Inbox(Message):
-    """A real SMTP server's handler that keeps what it receives and can refuse recipients."""
-
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-        self.refuse = set()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    def handle_message(self, message):
-        self.messages.append(message)
-
-
-@pytest.fixture
-def smtp_server():
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, SMTPSettings.from_url(f"smtp://127.0.0.1:{controller.port}?tls=none")
-    controller.stop()
+from tests.conftest import free_port
 
 
 def queue_welcome(recipient: str):

@@ -4,6 +4,7 @@ import pytest
 
 from membership import create_app
 from membership.config import ConfigError, load_config
+from membership.urls import external_url
 
 
 def test_healthz_answers_ok_when_the_database_answers(client):
@@ -41,7 +42,8 @@ def test_pages_use_no_inline_script_or_third_party_asset(client):
 def test_production_sends_hsts_and_secure_cookies(database_url, monkeypatch):
     for key, value in {"SECRET_KEY": "s3cret", "STRIPE_SECRET_KEY": "sk_live_x",
                        "STRIPE_PUBLISHABLE_KEY": "pk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x",
-                       "DATABASE_URL": database_url}.items():
+                       "DATABASE_URL": database_url,
+                       "SITE_URL": "https://members.example.test"}.items():
         monkeypatch.setenv(key, value)
     app = create_app({"MEMBERSHIP_ENV": "production"})
     response = app.test_client().get("/", base_url="https://membership.test")
@@ -95,6 +97,27 @@ def test_sandbox_gateway_is_refused_in_production(tmp_path):
         load_config(str(tmp_path), environ)
 
 
+def test_production_refuses_to_start_without_site_url(tmp_path):
+    environ = {"MEMBERSHIP_ENV": "production", "SECRET_KEY": "x", "STRIPE_SECRET_KEY": "sk",
+               "STRIPE_PUBLISHABLE_KEY": "pk", "STRIPE_WEBHOOK_SECRET": "wh"}
+    with pytest.raises(ConfigError, match="SITE_URL must be set"):
+        load_config(str(tmp_path), environ)
+    for bad in ("members.example.org", "ftp://members.example.org", "https://",
+                "https://members.example.org/?next=x"):
+        with pytest.raises(ConfigError, match="SITE_URL"):
+            load_config(str(tmp_path), {**environ, "SITE_URL": bad})
+
+
+def test_site_url_keeps_its_scheme_port_and_path_prefix(tmp_path):
+    config = load_config(str(tmp_path), {"MEMBERSHIP_ENV": "development",
+                                         "SITE_URL": "https://example.org:8443/members/"})
+    assert config["SITE_URL"] == "https://example.org:8443/members"
+    app = create_app({"MEMBERSHIP_ENV": "testing", "SITE_URL": "https://example.org:8443/members/",
+                      "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    with app.app_context():  # no request, no SERVER_NAME: as in a command
+        assert external_url("accounts.login") == "https://example.org:8443/members/account/login"
+
+
 def test_development_defaults(tmp_path):
     config = load_config(str(tmp_path), {"MEMBERSHIP_ENV": "development"})
     assert config["PAYMENTS_GATEWAY"] == "sandbox"
@@ -102,6 +125,9 @@ def test_development_defaults(tmp_path):
     assert config["DONATION_CURRENCIES"] == ["usd"]
     assert config["RATELIMIT_STORAGE_URI"] == "memory://"
     assert config["RATELIMIT_ENABLED"] is True
+    assert config["SITE_URL"] == "http://127.0.0.1:5000"
+    assert load_config(str(tmp_path), {"MEMBERSHIP_ENV": "development", "PORT": "8080"}
+                       )["SITE_URL"] == "http://127.0.0.1:8080"
 
 
 def test_settings_from_the_environment(tmp_path):
@@ -127,3 +153,10 @@ def test_oversized_requests_are_refused_with_413(client):
                            content_type="application/json")
     assert response.status_code == 413
     assert response.get_json()["error"] == "Request too large"
+
+
+@pytest.mark.parametrize("url", ["/account/signup", "/account/login", "/newsletter", "/donate"])
+def test_fields_carry_no_python_none_for_screen_readers(client, url):
+    page = client.get(url).get_data(as_text=True)
+    assert '="None"' not in page
+    assert "aria-invalid" not in page  # nothing is invalid before the form is sent

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import click
-from flask import Blueprint
 
 from membership.accounts import services
+from membership.accounts.forms import email_problem
+from membership.cli import CommandError, command_blueprint
 from membership.extensions import db
 
-bp = Blueprint("accounts_cli", __name__, cli_group=None)
+bp = command_blueprint("accounts_cli", None)
 
 
 @bp.cli.command("create-staff")
@@ -14,9 +15,12 @@ bp = Blueprint("accounts_cli", __name__, cli_group=None)
 @click.option("--password", required=True, help="The staff member's password.")
 def create_staff(email: str, password: str) -> None:
     """Create a staff account, or make an existing account staff."""
+    problem = email_problem(email)
+    if problem:
+        raise CommandError(f"{email!r} is not an address that can log in: {problem}")
     problem = services.password_problem(password, email)
     if problem:
-        raise click.BadParameter(problem, param_hint="--password")
+        raise CommandError(f"--password: {problem}")
     user, created = services.ensure_staff(email, password)
     db.session.commit()
     click.echo(f"{'Created' if created else 'Updated'} staff account {user.email}")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from werkzeug.datastructures import MultiDict
+from wtforms import BooleanField, EmailField, Form, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from membership.accounts.services import email_exists, password_problem
@@ -31,6 +32,19 @@ def _email_field(label=None) -> EmailField:
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
+
+
+class _AddressForm(Form):
+    email = _email_field()
+
+
+def email_problem(address: str) -> str | None:
+    """Why `address` would be refused by the log-in form, or None (for commands, which
+    must never create an account that cannot log in)."""
+    form = _AddressForm(MultiDict({"email": address}))
+    if form.validate():
+        return None
+    return str(form.email.errors[0])
 
 
 class SignupForm(_NewPasswordMixin, FlaskForm):
@@ -79,6 +93,11 @@ class ProfileForm(FlaskForm):
 
 class ChangeEmailForm(FlaskForm):
     email = _email_field(_l("New e-mail address"))
+    # A stolen session cookie alone must not be enough to take the account over.
+    password = PasswordField(
+        _l("Your password"), validators=[DataRequired()],
+        render_kw={"autocomplete": "current-password"},
+    )
 
 
 class ChangePasswordForm(_NewPasswordMixin, FlaskForm):

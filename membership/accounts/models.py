@@ -4,7 +4,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from membership.extensions import db
@@ -26,18 +26,36 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_staff: Mapped[bool] = mapped_column(default=False)
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Part of the login cookie: rotating it (password change or reset) signs out every
-    # other session and invalidates outstanding reset links.
+    # Part of every reset link: rotating it (password change or reset) makes outstanding
+    # reset links useless.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The sign-in this request runs under (set by accounts.sessions), which the login and
+    # remember cookies name; not a column.
+    login_token = None
 
     @property
     def is_verified(self) -> bool:
         return self.email_verified_at is not None
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
+        return f"{self.id}:{self.login_token}"
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"
+
+
+class LoginSession(db.Model):
+    """One sign-in on one browser. The login and remember cookies carry its secret, of
+    which only a hash is kept; logging out deletes the row, so a copied cookie stops
+    working on the server too, not only in the browser that logged out."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

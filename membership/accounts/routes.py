@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 
 from flask import (
@@ -15,7 +16,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from membership.accounts import services
+from membership.accounts import services, sessions
 from membership.accounts.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -34,7 +35,6 @@ from membership.urls import safe_next_url
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 
-
 def _per_ip_limit() -> str:
     return current_app.config["RATELIMIT_AUTH_PER_IP"]
 
@@ -43,22 +43,53 @@ def _per_account_limit() -> str:
     return current_app.config["RATELIMIT_AUTH_PER_ACCOUNT"]
 
 
+def _mail_limit() -> str:
+    return current_app.config["RATELIMIT_MAIL_PER_ACCOUNT"]
+
+
 def _submitted_account() -> str:
     return "account:" + services.normalize_email(request.form.get("email", ""))
 
 
+def _reset_link() -> str:
+    # Each link its own bucket: bad tokens sent by one visitor lock nobody else out.
+    token = (request.view_args or {}).get("token", "")
+    return "reset:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _signed_in_account() -> str:
+    return f"reader:{current_user.id}"
+
+
+def _limited(*limits):
+    def decorate(view):
+        for limit in limits:
+            view = limit(view)
+        return view
+    return decorate
+
+
+_per_ip = limiter.limit(_per_ip_limit, methods=["POST"])
 # Guessing passwords or flooding inboxes is limited both from one address and against one
 # account, so neither rotating IPs nor rotating targets gets far.
-auth_limits = [
-    limiter.limit(_per_ip_limit, methods=["POST"]),
-    limiter.limit(_per_account_limit, key_func=_submitted_account, methods=["POST"]),
-]
+rate_limited = _limited(
+    _per_ip, limiter.limit(_per_account_limit, key_func=_submitted_account, methods=["POST"]))
+reset_limited = _limited(
+    _per_ip, limiter.limit(_per_account_limit, key_func=_reset_link, methods=["POST"]))
+# A signed-in reader's password checks (change password, change address, delete) ...
+password_limited = _limited(
+    _per_ip, limiter.limit(_per_account_limit, key_func=_signed_in_account, methods=["POST"]))
+# ... and what sends mail to an address they type or to their own (no mail-bombing).
+mail_limited = _limited(
+    _per_ip, limiter.limit(_per_account_limit, key_func=_signed_in_account, methods=["POST"]),
+    limiter.limit(_mail_limit, key_func=_signed_in_account, methods=["POST"]))
 
 
-def rate_limited(view):
-    for limit in auth_limits:
-        view = limit(view)
-    return view
+def sign_in(user, remember: bool = False) -> None:
+    """Start a server-side sign-in for `user`, commit, and hand it to the cookies."""
+    sessions.start_session(user, remember)
+    db.session.commit()
+    login_user(user, remember=remember)
 
 
 def _next_url(default_endpoint: str = "accounts.account") -> str:
@@ -77,8 +108,7 @@ def signup():
         except services.EmailTaken as error:
             form.email.errors.append(str(error))
         else:
-            db.session.commit()
-            login_user(user)
+            sign_in(user)
             flash(_("Welcome! We sent a link to %(email)s to confirm your address.",
                     email=user.email), "success")
             # Onboarding: the topics to follow come first, unless they came from a page.
@@ -97,8 +127,7 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
-            db.session.commit()
-            login_user(user, remember=form.remember.data)
+            sign_in(user, remember=form.remember.data)
             return redirect(_next_url())
         form.password.errors.append(_("The e-mail address or password is not correct."))
     status = form_status(form)
@@ -107,6 +136,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        sessions.end_session(current_user)
+        db.session.commit()
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for("site.home"))
@@ -126,6 +158,7 @@ def verify_email(token: str):
 
 @bp.post("/verify/resend")
 @login_required
+@mail_limited
 def resend_verification():
     if ResendVerificationForm().validate_on_submit() and not current_user.is_verified:
         services.send_verification(current_user)
@@ -149,7 +182,7 @@ def forgot_password():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
-@rate_limited
+@reset_limited
 def reset_password(token: str):
     try:
         user = services.user_for_reset_token(token)
@@ -159,8 +192,7 @@ def reset_password(token: str):
     form.account = user
     if form.validate_on_submit():
         services.reset_password(token, form.password.data)
-        db.session.commit()
-        login_user(user)
+        sign_in(user)
         flash(_("Your password has been changed."), "success")
         return redirect(url_for("accounts.account"))
     status = form_status(form)
@@ -198,11 +230,14 @@ def update_profile():
 
 @bp.post("/email")
 @login_required
+@mail_limited
 def change_email():
     form = ChangeEmailForm()
     if form.validate_on_submit():
         try:
-            services.request_email_change(current_user, form.email.data)
+            services.request_email_change(current_user, form.email.data, form.password.data)
+        except services.WrongPassword as error:
+            form.password.errors.append(str(error))
         except services.AccountError as error:
             form.email.errors.append(str(error))
         else:
@@ -226,6 +261,7 @@ def confirm_email_change(token: str):
 
 @bp.post("/password")
 @login_required
+@password_limited
 def change_password():
     form = ChangePasswordForm()
     form.account = current_user
@@ -237,8 +273,6 @@ def change_password():
             form.current_password.errors.append(str(error))
         else:
             db.session.commit()
-            # The session token rotated; log in again so this session stays valid.
-            login_user(current_user)
             flash(_("Your password has been changed. Other devices were signed out."),
                   "success")
             return redirect(url_for("accounts.account"))
@@ -258,6 +292,7 @@ def export_data():
 
 @bp.post("/delete")
 @login_required
+@password_limited
 def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():

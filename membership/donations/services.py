@@ -54,7 +54,7 @@ from membership.donations.signals import DonationChange, donation_changed
 from membership.extensions import db
 from membership.mail.services import queue_mail
 from membership.sql import insert_or_ignore, upsert_insert, utc_day, utc_period
-from membership.types import UTCDateTime, utcnow
+from membership.types import UTCDateTime, isoformat, utcnow
 from membership.urls import external_url
 
 CANCELED = "canceled"
@@ -110,9 +110,10 @@ def link_donor_to_account(user: User) -> None:
 
 
 def anonymize_donor_records(user: User) -> None:
-    """Keep gifts for the books, without the person: runs when an account is deleted."""
-    donors = db.session.scalars(
-        select(Donor).where(or_(Donor.user_id == user.id, Donor.email == user.email))).all()
+    """Keep gifts for the books, without the person: runs when an account is deleted.
+    Only the donor records the account proved it owns (linked when it verified the
+    address): an unverified sign-up with a guest donor's address erases nothing of theirs."""
+    donors = db.session.scalars(select(Donor).where(Donor.user_id == user.id)).all()
     for donor in donors:
         donor.email = f"deleted-donor-{donor.id}@anonymized.invalid"
         donor.name = ""
@@ -124,19 +125,31 @@ def anonymize_donor_records(user: User) -> None:
     db.session.flush()
 
 
+def _gift_details(gift) -> dict:
+    return {"amount_cents": gift.amount_cents, "currency": gift.currency,
+            "frequency": gift.frequency, "campaign": gift.campaign,
+            "anonymous": gift.anonymous, "dedication_kind": gift.dedication_kind,
+            "dedication_name": gift.dedication_name,
+            "dedication_message": gift.dedication_message}
+
+
 def export_giving(user: User) -> tuple[str, list[dict]]:
     """The reader's gifts for their data download."""
     return "gifts", [
-        {
-            "date": donation.created_at.isoformat(),
-            "amount_cents": donation.amount_cents,
-            "currency": donation.currency,
-            "frequency": donation.frequency,
-            "campaign": donation.campaign,
-            "status": donation.status,
-            "refunded_cents": donation.refunded_cents,
-        }
+        {"date": donation.created_at.isoformat(), **_gift_details(donation),
+         "status": donation.status, "refunded_cents": donation.refunded_cents}
         for donation in donations_for(user)
+    ]
+
+
+def export_recurring_gifts(user: User) -> tuple[str, list[dict]]:
+    """The reader's monthly and yearly gifts for their data download."""
+    return "recurring_gifts", [
+        {"started_at": isoformat(gift.started_at), **_gift_details(gift), "status": gift.status,
+         "cancel_at_period_end": gift.cancel_at_period_end,
+         "current_period_end": isoformat(gift.current_period_end),
+         "ended_at": isoformat(gift.ended_at), "cancel_reason": gift.cancel_reason}
+        for gift in recurring_gifts_for(user)
     ]
 
 

@@ -4,22 +4,27 @@ import smtplib
 import time
 
 import click
-from flask import Blueprint, current_app
+from flask import current_app
 
+from membership.cli import CommandError, command_blueprint
 from membership.mail.services import SMTPSettings, SMTPTransport, deliver_pending
 
-bp = Blueprint("mail_cli", __name__, cli_group="mail")
+bp = command_blueprint("mail_cli", "mail")
 
 
 @bp.cli.command("deliver")
-@click.option("--watch", type=float, default=None, metavar="SECONDS",
+@click.option("--watch", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Keep running, looking for due mail every SECONDS.")
 def deliver(watch: float | None) -> None:
     """Send the outbox's due messages through MAIL_URL."""
     url = current_app.config["MAIL_URL"]
     if not url:
-        raise click.UsageError("MAIL_URL is not set: mail stays in the outbox (see /admin/outbox)")
-    transport = SMTPTransport(SMTPSettings.from_url(url))
+        raise CommandError("MAIL_URL is not set: mail stays in the outbox (see /admin/outbox)")
+    try:
+        settings = SMTPSettings.from_url(url)
+    except ValueError as error:
+        raise CommandError(str(error)) from error
+    transport = SMTPTransport(settings)
     while True:
         try:
             report = deliver_pending(

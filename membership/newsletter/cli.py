@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import click
-from flask import Blueprint
 
+from membership.cli import ISO_DAY, command_blueprint
 from membership.newsletter.digest import send_digest
 from membership.types import utcnow
 
-bp = Blueprint("newsletter_cli", __name__, cli_group="newsletter")
+bp = command_blueprint("newsletter_cli", "newsletter")
 
 
 @bp.cli.command("send-digest")
-@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+@click.option("--date", "day", type=ISO_DAY, default=None,
               help="The day whose stories to send (UTC); today by default.")
 def send_digest_command(day) -> None:
     """Queue each confirmed subscriber's digest; safe to run again for the same day."""
-    run = send_digest(day.date() if day else utcnow().date())
+    run = send_digest(day or utcnow().date())
     click.echo(f"{run.queued} digests queued ({run.personal} personal), "
                f"{run.already_sent} already sent for that day.")

@@ -17,6 +17,7 @@ from membership.extensions import db
 from membership.mail.services import outbox_row, queue_mails
 from membership.newsletter.models import CONFIRMED, DigestSent, Subscriber, SubscriberTopic
 from membership.newsletter.services import one_click_headers, subscriber_token
+from membership.observability.metrics import counts_digest_runs
 from membership.sql import upsert_insert
 from membership.topics.models import Story, StoryTopic, Topic, TopicFollow
 from membership.urls import external_url
@@ -32,6 +33,7 @@ class DigestRun:
     already_sent: int = 0
 
 
+@counts_digest_runs
 def send_digest(day: date, batch: int = BATCH) -> DigestRun:
     """Queue the digests of `day`, committing a batch of subscribers at a time: a run
     stopped halfway, or run twice, picks up where it left off and sends no copy."""
@@ -44,7 +46,7 @@ def send_digest(day: date, batch: int = BATCH) -> DigestRun:
     subject = _("Your news for %(date)s", date=format_date(day, "long"))
     links = _LinkTemplates()
     while subscribers := db.session.execute(
-            select(Subscriber.id, Subscriber.email).where(
+            select(Subscriber.id, Subscriber.public_id, Subscriber.email).where(
                 Subscriber.status == CONFIRMED, Subscriber.id > last_id)
             .order_by(Subscriber.id).limit(batch)).all():
         last_id = subscribers[-1].id
@@ -52,12 +54,12 @@ def send_digest(day: date, batch: int = BATCH) -> DigestRun:
         run.already_sent += len(subscribers) - len(fresh)
         topics = _topics_of([row for row in subscribers if row.id in fresh])
         rows = []
-        for subscriber_id, email in subscribers:
+        for subscriber_id, public_id, email in subscribers:
             if subscriber_id not in fresh:
                 continue
             chosen = _pick(topics.get(subscriber_id, ()), by_topic, stories)
             run.personal += bool(chosen)
-            rows.append(_message(subscriber_id, email, subject, day, chosen or top, links))
+            rows.append(_message(public_id, email, subject, day, chosen or top, links))
         queue_mails(rows)
         db.session.commit()
         run.queued += len(rows)
@@ -139,9 +141,9 @@ class _LinkTemplates:
                 self.preferences.replace(self.PLACEHOLDER, token))
 
 
-def _message(subscriber_id: int, email: str, subject: str, day: date,
+def _message(public_id: str, email: str, subject: str, day: date,
              stories: list[dict], links: _LinkTemplates) -> dict:
-    leave, preferences = links.for_token(subscriber_token(subscriber_id))
+    leave, preferences = links.for_token(subscriber_token(public_id))
     return outbox_row(email, "newsletter/digest", subject, one_click_headers(leave), {
         "day": day.isoformat(), "stories": stories, "unsubscribe_link": leave,
         "preferences_link": preferences,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String
@@ -11,6 +12,10 @@ from membership.types import UTCDateTime, utcnow
 PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"
 
 
+def new_public_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
 class Subscriber(db.Model):
     """An address that asked for the daily e-mail, and the consent it gave: when, from
     which address, to which wording. Only confirmed subscribers receive it."""
@@ -18,6 +23,9 @@ class Subscriber(db.Model):
     __tablename__ = "newsletter_subscribers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # What the links in mails name: random and never reused, unlike `id`, which SQLite
+    # hands out again after a delete (an old link must never act on a new subscriber).
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
     consent_version: Mapped[str] = mapped_column(String(20))

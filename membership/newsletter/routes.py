@@ -49,12 +49,17 @@ def confirm(token: str):
 @csrf.exempt  # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" without a form
 @limiter.exempt
 def unsubscribe(token: str):
+    """A GET only shows the button: mail scanners fetch every link in a message, and must
+    not unsubscribe anyone. The POST (the button, or a mail provider's one-click) does."""
     try:
-        services.unsubscribe(token)
+        subscriber = services.subscriber_for_link(token)
     except InvalidToken as error:
         return render_template("newsletter/link_problem.html", reason=str(error)), 400
+    if request.method == "GET":
+        return render_template("newsletter/unsubscribe.html", subscriber=subscriber)
+    services.unsubscribe(subscriber)
     db.session.commit()
-    if request.method == "POST":
+    if request.form.get("List-Unsubscribe") == "One-Click":
         return _("You are unsubscribed."), 200, {"Content-Type": "text/plain; charset=utf-8"}
     return render_template("newsletter/unsubscribed.html")
 
@@ -63,7 +68,7 @@ def unsubscribe(token: str):
 def preferences(token: str):
     """Reached from a signed link in every mail: no log-in needed."""
     try:
-        subscriber = services.subscriber_for_preferences(token)
+        subscriber = services.subscriber_for_link(token)
     except InvalidToken as error:
         return render_template("newsletter/link_problem.html", reason=str(error)), 400
     if services.has_account(subscriber):

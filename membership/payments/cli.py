@@ -2,25 +2,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 import click
-from flask import Blueprint
 
+from membership.cli import ISO_DAY, command_blueprint
 from membership.donations.gateway import GatewayError, payment_gateway
 from membership.payments.webhook import ALREADY, ingest_event
 
-bp = Blueprint("stripe_cli", __name__, cli_group="stripe")
+bp = command_blueprint("stripe_cli", "stripe")
 
 
 @bp.cli.command("reconcile")
-@click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+@click.option("--since", required=True, type=ISO_DAY,
               help="First UTC day to read (Stripe keeps events for 30 days).")
-def reconcile(since: datetime) -> None:
+def reconcile(since: date) -> None:
     """Feed Stripe's event list since a day through the webhook's own handler.
 
     Safe to run at any time and as often as wanted: events already applied are skipped."""
-    start = int(since.replace(tzinfo=UTC).timestamp())
+    start = int(datetime.combine(since, time.min, UTC).timestamp())
     counts: Counter[str] = Counter()
     try:
         for event in payment_gateway().events_since(start):

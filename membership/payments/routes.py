@@ -60,7 +60,7 @@ def checkout(session_id: str):
             delay = current_app.config["SANDBOX_DELIVERY_DELAY"]
             if delay:
                 sandbox.complete_later(current_app._get_current_object(), checkout.id, action,
-                                       delay, request.host_url)
+                                       delay)
             else:
                 try:
                     sandbox.complete_checkout(checkout, action)

@@ -245,14 +245,13 @@ def complete_checkout(checkout: Checkout, action: str) -> None:
     deliver(events)
 
 
-def complete_later(app: Flask, checkout_id: int, action: str, delay: float,
-                   base_url: str) -> None:
+def complete_later(app: Flask, checkout_id: int, action: str, delay: float) -> None:
     """Deliver the checkout's events from a background thread after `delay` seconds, so
     the thank-you page shows "processing" first, as it does with Stripe."""
 
     def run() -> None:
         time.sleep(delay)
-        with app.test_request_context(base_url=base_url):
+        with app.app_context():
             try:
                 complete_checkout(db.session.get(Checkout, checkout_id), action)
             except GatewayError:

@@ -18,7 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from membership.donations.gateway import payment_gateway
 from membership.extensions import db
-from membership.payments.handlers import apply_event, timestamp
+from membership.observability import StripeEventObservation
+from membership.payments.handlers import HANDLERS, apply_event, timestamp
 from membership.payments.models import FAILED, IGNORED, PROCESSED, StripeEvent
 from membership.sql import IMMEDIATE, insert_or_ignore
 from membership.types import utcnow
@@ -117,12 +118,14 @@ def _record_failure(stripe_id: str, error: Exception) -> None:
 
 def ingest_event(event: dict, raw: str) -> Outcome:
     """Store, then apply, committing each step; never raises."""
+    observation = StripeEventObservation(event, HANDLERS)
     try:
         is_new = store_event(event, raw)
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
         current_app.logger.exception("could not store Stripe event %s", event.get("id"))
+        observation.finish("store_failed")
         return Outcome(503, {"error": "could not store the event; please retry"})
     try:
         status = apply_stored_event(event)
@@ -135,18 +138,22 @@ def ingest_event(event: dict, raw: str) -> Outcome:
             db.session.commit()
         except SQLAlchemyError:
             db.session.rollback()
+        observation.finish("failed")
         return Outcome(500, {"error": "the event could not be applied; it will be retried",
                              "event": event["id"]})
+    observation.finish(status)
     return Outcome(200, {"received": True, "event": event["id"], "status": status,
                          "new": is_new})
 
 
 def receive_webhook(raw: bytes, signature: str | None) -> Outcome:
     config = current_app.config
+    observation = StripeEventObservation(None, HANDLERS)
     try:
         event = verify_event(raw, signature, config["STRIPE_WEBHOOK_SECRET"],
                              payment_gateway().livemode)
     except WebhookRejected as error:
+        observation.finish("rejected", reason=str(error))
         return Outcome(400, {"error": "rejected", "reason": str(error)})
     return ingest_event(event, raw.decode("utf-8"))
 

@@ -8,6 +8,7 @@ from membership.campaigns.models import Campaign
 from membership.campaigns.services import featured_campaign, progress
 from membership.extensions import db, limiter
 from membership.newsletter.routes import newsletter_form
+from membership.observability.readiness import readiness_problem
 from membership.types import utcnow
 
 bp = Blueprint("site", __name__)
@@ -33,3 +34,14 @@ def healthz():
         db.session.rollback()
         return jsonify(status="error", reason="database unavailable"), 503
     return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+@limiter.exempt
+def readyz():
+    """Readiness (for the load balancer): the database answers and its schema is at the
+    migrations' head. /healthz stays the liveness probe."""
+    problem = readiness_problem()
+    if problem:
+        return jsonify(status="error", reason=problem), 503
+    return jsonify(status="ready")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import click
-from flask import Blueprint
 
+from membership.cli import command_blueprint
 from membership.extensions import db
 from membership.topics.stories import FeedError, import_feed
 
-bp = Blueprint("articles_cli", __name__, cli_group="articles")
+bp = command_blueprint("articles_cli", "articles")
 
 
 @bp.cli.command("import")
