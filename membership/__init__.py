@@ -14,9 +14,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from membership.config import load_config
 from membership.extensions import babel, csrf, db, limiter, login_manager, migrate
+from membership.inputs import register_input_guards
+from membership.observability import register_observability
 from membership.security import register_security_headers
 from membership.sql import configure_sqlite
 from membership.types import render_migration_type
+from membership.urls import init_site_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,9 +40,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_extensions(app)
     register_domains(app)
+    register_input_guards(app)
     register_blueprints(app)
+    init_site_url(app)
     register_error_handlers(app)
     register_template_context(app)
+    register_observability(app)
     if app.config["TRUSTED_PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
                                 x_proto=1, x_host=1)
@@ -55,6 +61,7 @@ def _select_locale() -> str | None:
 
 def register_extensions(app: Flask) -> None:
     from membership.accounts.models import User
+    from membership.accounts.sessions import load_session_user
 
     db.init_app(app)
     with app.app_context():
@@ -72,16 +79,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        # The id carries the account's session token, so rotating the token (password
-        # change or reset) ends every other session, remembered ones included.
-        raw_id, _, token = user_id.partition(":")
-        if not raw_id.isdigit():
-            return None
-        user = db.session.get(User, int(raw_id))
-        if user is None or user.session_token != token:
-            return None
-        return user
+    def load_user(cookie_id: str) -> User | None:
+        return load_session_user(cookie_id)
 
     register_security_headers(app)
 
@@ -102,8 +101,10 @@ def register_domains(app: Flask) -> None:
     email_verified.connect(donations.link_donor_to_account, weak=False)
     account_deleting.connect(donations.anonymize_donor_records, weak=False)
     account_exporting.connect(donations.export_giving, weak=False)
+    account_exporting.connect(donations.export_recurring_gifts, weak=False)
     donation_changed.connect(campaigns.count_donation_change, weak=False)
     account_exporting.connect(topics.export_follows, weak=False)
+    account_exporting.connect(newsletter.export_subscription, weak=False)
     account_deleting.connect(newsletter.forget_subscriber, weak=False)
     user_logged_in.connect(topics_routes.follow_pending_topic, weak=False)
     app.extensions[donations.CAMPAIGN_OFFERS_KEY] = campaigns.campaign_offer

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from membership.accounts.models import User
+from membership.admin.models import AuditEntry
 from membership.extensions import db
-from membership.mail.services import queue_mail
+from membership.mail.models import OutboxMessage
+from membership.mail.services import queue_mail, render_message
 from tests import stripe_payloads as sp
 from tests.builders import failing_inserts
 
@@ -58,6 +61,23 @@ def test_staff_read_the_outbox(client, forms, staff):
     message_page = client.get(f"/admin/outbox/{message_id}").get_data(as_text=True)
     assert "address of your Meridian News Agency account was changed to" in message_page
     assert client.get("/admin/outbox/999999").status_code == 404
+
+
+@pytest.mark.parametrize("sent", [False, True])
+def test_staff_see_that_a_link_was_sent_never_the_link(client, forms, staff, sent):
+    reset_link = "http://membership.test/account/reset/secret-reset-token"
+    message_id = queue_mail("someone@example.org", "accounts/reset_password", "Reset",
+                            link=reset_link, minutes=60)
+    if sent:  # once sent, the stored body holds the working link
+        render_message(db.session.get(OutboxMessage, message_id))
+    db.session.commit()
+    forms.login("editor@example.org", "another sturdy passphrase")
+    page = client.get(f"/admin/outbox/{message_id}").get_data(as_text=True)
+    assert "secret-reset-token" not in page
+    assert "link sent to the recipient, hidden" in page
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "outbox.view"))
+    assert entry.target == f"message {message_id}"
+    assert entry.actor_email == "editor@example.org"
 
 
 def test_create_staff_command_creates_a_verified_staff_account(app):

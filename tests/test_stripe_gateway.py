@@ -155,6 +155,16 @@ def test_cancel_calls_stripe_and_stores_the_reason(forms, fake_stripe, donor_wit
     assert db.session.get(RecurringGift, donor_with_gift.id).cancel_reason == "Money is tight"
 
 
+def test_a_cancellation_stripe_refuses_keeps_no_reason(forms, fake_stripe, donor_with_gift):
+    fake_stripe.fail_next = 10  # more than the library's network retries
+    forms.post(f"/account/giving/recurring/{donor_with_gift.id}/cancel",
+               {"reason": "Money is tight"}, page="/account/giving")
+    assert fake_stripe.calls("DELETE", "/v1/subscriptions/sub_donor")
+    db.session.rollback()
+    gift = db.session.get(RecurringGift, donor_with_gift.id)
+    assert gift.cancel_reason is None and gift.status == "active"
+
+
 # Reconciliation -----------------------------------------------------------------------------------
 
 def test_reconcile_feeds_missed_events_through_the_handler_once(app, fake_stripe):

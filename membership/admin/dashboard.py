@@ -26,9 +26,10 @@ def presets(today: date) -> dict[str, tuple[date, date]]:
     }
 
 
-def _report_parameters(today: date):
+def _report_parameters(today: date, known=("start", "end", "campaign")):
     """(window, campaign) from the query string, or ReportError."""
     args = request.args
+    reports.refuse_unknown(args.keys(), known)
     chosen = presets(today).get(args.get("preset", ""))
     if chosen and not (args.get("start") or args.get("end")):
         window = reports.Window(*chosen)
@@ -45,7 +46,7 @@ def _bad_request(error: reports.ReportError):
 def home():
     today = utcnow().date()
     try:
-        window, campaign = _report_parameters(today)
+        window, campaign = _report_parameters(today, ("start", "end", "campaign", "preset"))
     except reports.ReportError as error:
         window, campaign, problem = reports.window_from(None, None, today), None, str(error)
     else:

@@ -13,6 +13,7 @@ from membership.admin.models import AuditEntry
 from membership.admin.routes import bp
 from membership.donations.models import Donation, Donor, RecurringGift
 from membership.extensions import db
+from membership.inputs import page_number
 from membership.mail.models import OutboxMessage
 from membership.newsletter.services import status_of as newsletter_status
 from membership.topics.services import followed_topics
@@ -31,7 +32,7 @@ def donors():
     if form.validate() and form.q.data:
         pattern = f"%{form.q.data.strip().lower()}%"
         query = query.where(or_(Donor.email.like(pattern), func.lower(Donor.name).like(pattern)))
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE,
                        error_out=False)
     ids = [donor.id for donor in page.items]
     given = dict(db.session.execute(
@@ -79,7 +80,7 @@ def donations():
             query = query.where(Donation.frequency == form.frequency.data)
         if form.status.data:
             query = query.where(Donation.status == form.status.data)
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE,
                        error_out=False)
     return render_template("admin/donations.html", page=page, form=form,
                            pager_args=_pager_args())
@@ -88,6 +89,6 @@ def donations():
 @bp.get("/audit")
 def audit():
     page = db.paginate(select(AuditEntry).order_by(AuditEntry.id.desc()),
-                       page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+                       page=page_number(), per_page=PER_PAGE,
                        error_out=False)
     return render_template("admin/audit.html", page=page)

@@ -45,6 +45,7 @@ from membership.donations.models import (
 from membership.donations.services import CANCELED
 from membership.extensions import db
 from membership.sql import copy_csv, utc_iso_text, utc_period
+from membership.types import parse_iso_day
 
 NEVER_PAID = ("incomplete", "incomplete_expired")  # Stripe's states of an unpaid first invoice
 
@@ -73,11 +74,19 @@ class Window:
         return (self.end - self.start).days + 1
 
 
+# Reports cover the years gifts can have been given in; outside them a day is a typo, and
+# at the calendar's ends a window's exclusive end would overflow.
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def parse_day(text: str, name: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = parse_iso_day(text)
     except ValueError as error:
         raise ReportError(f"{name} must be a date written YYYY-MM-DD, not {text!r}") from error
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ReportError(f"{name} must be between {EARLIEST_DAY} and {LATEST_DAY}, not {text}")
+    return day
 
 
 def window_from(start: str | None, end: str | None, today: date) -> Window:
@@ -88,6 +97,14 @@ def window_from(start: str | None, end: str | None, today: date) -> Window:
     if start_day > end_day:
         raise ReportError(f"start ({start_day}) is after end ({end_day})")
     return Window(start_day, end_day)
+
+
+def refuse_unknown(names, known: tuple[str, ...]) -> None:
+    """A misspelt parameter (`stat=`, `campain=`) would silently report something else."""
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ReportError(f"unknown parameter {unknown[0]!r}; this report takes "
+                          + ", ".join(known))
 
 
 def campaign_named(slug: str | None) -> Campaign | None:

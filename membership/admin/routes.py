@@ -11,8 +11,9 @@ from membership.admin.access import staff_required
 from membership.admin.audit import record_staff_action
 from membership.admin.forms import EventFilterForm, ReplayForm
 from membership.extensions import db
+from membership.inputs import page_number
 from membership.mail.models import OutboxMessage
-from membership.mail.services import render_message
+from membership.mail.services import render_for_staff
 from membership.payments.models import StripeEvent
 from membership.payments.webhook import replay_event
 
@@ -29,7 +30,7 @@ def _guard_every_admin_page() -> None:
 def outbox():
     page = db.paginate(
         select(OutboxMessage).order_by(OutboxMessage.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=page_number(),
         per_page=50,
     )
     return render_template("admin/outbox.html", page=page)
@@ -37,9 +38,12 @@ def outbox():
 
 @bp.get("/outbox/<int:message_id>")
 def outbox_message(message_id: int):
-    # Rendered for reading only: the stored bodies are written when the mail goes out.
-    message = render_message(db.get_or_404(OutboxMessage, message_id))
-    return render_template("admin/outbox_message.html", message=message)
+    message = db.get_or_404(OutboxMessage, message_id)
+    text = render_for_staff(message)
+    # Reading a reader's mail is itself on the record.
+    record_staff_action("outbox.view", f"message {message.id}", recipient=message.recipient)
+    db.session.commit()
+    return render_template("admin/outbox_message.html", message=message, text=text)
 
 
 # Stripe's event log -----------------------------------------------------------------------------
@@ -57,7 +61,7 @@ def events():
             start = datetime.combine(filters.day.data, time.min, UTC)
             query = query.where(StripeEvent.created >= start,
                                 StripeEvent.created < start + timedelta(days=1))
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=50,
+    page = db.paginate(query, page=page_number(), per_page=50,
                        error_out=False)
     types = db.session.scalars(select(StripeEvent.type).distinct().order_by(StripeEvent.type))
     pager_args = {key: value for key, value in request.args.items() if key != "page"}

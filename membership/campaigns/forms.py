@@ -26,12 +26,23 @@ from wtforms.validators import (
 )
 
 from membership.campaigns.models import AMOUNT_GOAL, DONORS_GOAL, Campaign
-from membership.donations.money import AmountError, parse_amount, to_major, to_minor
+from membership.donations.money import (
+    AmountError,
+    format_money,
+    parse_amount,
+    to_major,
+    to_minor,
+)
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 RATIO = re.compile(r"^\s*(\d{1,3})\s*:\s*(\d{1,3})\s*$")
 MILESTONE = re.compile(r"^\s*([\d,.]+)\s*[:=|]\s*(.+?)\s*$")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
+# Goals, milestones and caps are 32-bit integer columns: a round ceiling well inside them.
+MAX_GOAL_MINOR = 2_000_000_000
+MAX_DONORS = 10_000_000
+FIRST_YEAR, LAST_YEAR = 1970, 2999
 
 
 def _strip(value):
@@ -103,11 +114,27 @@ class CampaignForm(FlaskForm):
         self.parsed = {}
 
     def _money(self, field, text: str) -> int:
+        currency = self.currency.data or "usd"
         try:
-            return to_minor(parse_amount(text, self.currency.data or "usd"),
-                            self.currency.data or "usd")
+            minor = to_minor(parse_amount(text, currency), currency)
         except AmountError as error:
             raise ValidationError(str(error)) from error
+        if minor > MAX_GOAL_MINOR:
+            raise ValidationError(_("Enter at most %(amount)s.", amount=format_money(
+                MAX_GOAL_MINOR, currency)))
+        return minor
+
+    @staticmethod
+    def _donors(text: str, message: str) -> int:
+        if not WHOLE_NUMBER.match(text) or not 0 < int(text) <= MAX_DONORS:
+            raise ValidationError(message)
+        return int(text)
+
+    @staticmethod
+    def _within_years(field) -> None:
+        if field.data and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+            raise ValidationError(_("Enter a date between the years %(first)d and %(last)d.",
+                                    first=FIRST_YEAR, last=LAST_YEAR))
 
     def validate_slug(self, field) -> None:
         if self.taken_slugs is not None and self.taken_slugs(field.data):
@@ -115,13 +142,16 @@ class CampaignForm(FlaskForm):
 
     def validate_goal(self, field) -> None:
         if self.goal_type.data == DONORS_GOAL:
-            if not field.data.isdigit() or int(field.data) <= 0:
-                raise ValidationError(_("Enter a number of donors greater than zero."))
-            self.parsed["goal"] = int(field.data)
+            self.parsed["goal"] = self._donors(field.data, _(
+                "Enter a number of donors from 1 to %(most)s.", most=f"{MAX_DONORS:,}"))
         else:
             self.parsed["goal"] = self._money(field, field.data)
 
+    def validate_starts_at(self, field) -> None:
+        self._within_years(field)
+
     def validate_ends_at(self, field) -> None:
+        self._within_years(field)
         if self.starts_at.data and field.data and field.data <= self.starts_at.data:
             raise ValidationError(_("The end must come after the start."))
 
@@ -141,12 +171,15 @@ class CampaignForm(FlaskForm):
                 raise ValidationError(_("Line %(n)d: write the figure, a colon, then the "
                                         "words.", n=number))
             figure, label = match.groups()
-            if self.goal_type.data == DONORS_GOAL:
-                if not figure.isdigit() or int(figure) <= 0:
-                    raise ValidationError(_("Line %(n)d: a number of donors.", n=number))
-                at = int(figure)
-            else:
-                at = self._money(field, figure)
+            try:
+                if self.goal_type.data == DONORS_GOAL:
+                    at = self._donors(figure, _("a number of donors from 1 to %(most)s.",
+                                                most=f"{MAX_DONORS:,}"))
+                else:
+                    at = self._money(field, figure)
+            except ValidationError as error:
+                raise ValidationError(_("Line %(n)d: %(problem)s", n=number,
+                                        problem=error)) from error
             milestones.append({"at": at, "label": label[:200]})
         self.parsed["milestones"] = sorted(milestones, key=lambda m: m["at"])
 

@@ -18,7 +18,13 @@ ZERO_DECIMAL = frozenset([
 THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
 
 # "36", "36.5", "1,000", "1,000.50": digits with optional comma thousands and decimals.
-AMOUNT_PATTERN = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+AMOUNT_PATTERN = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$", re.ASCII)
+# Readers of Arabic (and of Persian and Urdu) type their own digits and separators; no
+# other script's digits are taken, so that what is charged is what the reader saw.
+_WESTERN = str.maketrans(
+    "".join(map(chr, range(0x0660, 0x066A))) + "".join(map(chr, range(0x06F0, 0x06FA)))
+    + "\u066b\u066c",  # Arabic-Indic, Extended Arabic-Indic, decimal and thousands signs
+    "0123456789" * 2 + ".,")
 
 
 class AmountError(ValueError):
@@ -35,10 +41,11 @@ def exponent(currency: str) -> int:
 
 
 def parse_amount(text: str | None, currency: str) -> Decimal:
-    """Read a major-unit amount typed by a person: `36`, ` 36.50 `, `1,000`.
+    """Read a major-unit amount typed by a person: `36`, ` 36.50 `, `1,000`, and the same in
+    Arabic-Indic digits with the Arabic decimal separator.
 
     Refuses empty, signs, exponents and anything with more decimals than the currency."""
-    cleaned = (text or "").strip()
+    cleaned = (text or "").strip().translate(_WESTERN)
     if not cleaned:
         raise AmountError(_("Please enter an amount."))
     if not AMOUNT_PATTERN.match(cleaned):

@@ -80,7 +80,6 @@ def _suggested_amounts(offer: services.CampaignOffer | None) -> dict[str, list[s
 
 # On appeal days most visitors are anonymous and see the same gift form but for their
 # CSRF token; it is rendered once per query string and the token filled in per request.
-CSRF_PLACEHOLDER = "__csrf_token_placeholder__"
 PAGE_CACHE_KEY = "donate_page_cache"
 
 
@@ -98,17 +97,24 @@ def _cacheable() -> bool:
             and not session.get("_flashes"))
 
 
+def _token_input(token: str) -> str:
+    # The hidden input exactly as WTForms renders it. Text from the query string is
+    # HTML-escaped, so its quotes can never form this markup: only the real input matches.
+    return f'name="csrf_token" type="hidden" value="{token}"'
+
+
 def _cached_page() -> str | None:
     cache, lock = current_app.extensions[PAGE_CACHE_KEY]
     with lock:
-        page = cache.get(request.full_path)
-    return page.replace(CSRF_PLACEHOLDER, generate_csrf()) if page else None
+        parts = cache.get(request.full_path)
+    return _token_input(generate_csrf()).join(parts) if parts else None
 
 
 def _remember_page(html: str, form: DonateForm) -> None:
+    """Keep the page cut where its CSRF token stands, for each visitor's own token."""
     cache, lock = current_app.extensions[PAGE_CACHE_KEY]
     with lock:
-        cache[request.full_path] = html.replace(form.csrf_token.current_token, CSRF_PLACEHOLDER)
+        cache[request.full_path] = html.split(_token_input(form.csrf_token.current_token))
 
 
 @bp.route("/donate", methods=["GET", "POST"])
@@ -262,13 +268,15 @@ def cancel_gift(gift_id: int):
     gift = _own_gift_or_404(gift_id)
     form = CancelGiftForm()
     if form.validate_on_submit():
-        services.record_cancel_reason(gift, form.reason.data or "")
-        db.session.commit()
         try:
             payment_gateway().cancel(gift, form.reason.data or "")
         except GatewayError as error:
             flash(str(error), "error")
         else:
+            # Only once the payment service has taken it: a failed cancellation keeps no
+            # reason for a gift that goes on.
+            services.record_cancel_reason(gift, form.reason.data or "")
+            db.session.commit()
             flash(_("Your recurring gift has been canceled. Thank you for your support."),
                   "success")
     return redirect(url_for("donations.giving"))

@@ -11,6 +11,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -19,6 +20,7 @@ from sqlalchemy import delete, insert, select
 
 from membership.extensions import db
 from membership.mail.models import FAILED, PENDING, SENT, OutboxMessage
+from membership.observability.metrics import MAIL_SEND_FAILURES
 from membership.types import utcnow
 
 MAX_BACKOFF = timedelta(hours=6)
@@ -34,7 +36,7 @@ def queue_mail(
     """Add a message to the outbox in the caller's transaction and return its id.
 
     `context` holds plain JSON values for `templates/email/<template>.txt` and `.html`;
-    they are rendered when the message is sent or shown (see `render_message`)."""
+    they are rendered when the message is sent (see `render_message`)."""
     # A plain INSERT: mail is written on hot paths (every recorded gift) and never read back.
     return db.session.connection().execute(
         _INSERT_MESSAGE, outbox_row(recipient, template, subject, headers, context)
@@ -65,6 +67,24 @@ def render_message(message: OutboxMessage) -> OutboxMessage:
         message.text_body = render_template(f"email/{message.template}.txt", **context)
         message.html_body = render_template(f"email/{message.template}.html", **context)
     return message
+
+
+# Links in mail are capabilities (reset a password, confirm an address, unsubscribe, open a
+# receipt): whoever holds one acts as the reader. Their template values are named `link` or
+# `*_link`, and staff are shown that a link was sent, never the link itself.
+HIDDEN_LINK = "[link sent to the recipient, hidden]"
+
+
+def _is_link(name: str) -> bool:
+    return name == "link" or name.endswith("_link")
+
+
+def render_for_staff(message: OutboxMessage) -> str:
+    """The message's text as staff may read it: rendered afresh from its values with every
+    link masked (the stored body, once sent, holds the working links)."""
+    context = {name: HIDDEN_LINK if _is_link(name) else value
+               for name, value in message.context.items()}
+    return render_template(f"email/{message.template}.txt", **context, subject=message.subject)
 
 
 def forget_recipient(email: str) -> int:
@@ -134,12 +154,18 @@ class SMTPTransport:
             self._smtp = None
 
     def send(self, message: EmailMessage) -> None:
-        assert self._smtp is not None, "use the transport as a context manager"
+        if self._smtp is None:
+            raise RuntimeError("use the transport as a context manager")
         self._smtp.send_message(message)
 
 
+# RFC 5322's own line limit: a long List-Unsubscribe address must stay one plain line (a
+# 78-column fold turns it into an encoded word that mail providers do not read as a URL).
+_POLICY = SMTP.clone(max_line_length=998)
+
+
 def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
-    email = EmailMessage()
+    email = EmailMessage(policy=_POLICY)
     email["From"] = sender
     email["To"] = message.recipient
     email["Subject"] = message.subject
@@ -200,6 +226,7 @@ def deliver_pending(
             try:
                 transport.send(build_email(render_message(message), sender))
             except (smtplib.SMTPException, OSError) as error:
+                MAIL_SEND_FAILURES.inc()
                 message.last_error = f"{type(error).__name__}: {error}"
                 if message.attempts >= max_attempts:
                     message.status = FAILED

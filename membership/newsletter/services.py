@@ -18,7 +18,9 @@ from membership.newsletter.models import (
     Subscriber,
     SubscriberTopic,
 )
-from membership.types import utcnow
+from membership.sql import insert_or_ignore
+from membership.topics.models import Topic
+from membership.types import isoformat, utcnow
 from membership.urls import external_url
 
 # The consent wording readers agree to, by version: a record says which one they saw.
@@ -38,21 +40,23 @@ def subscribe(email: str, ip: str | None) -> Subscriber:
     """Record the request and its consent and mail a confirmation link. Asking again
     renews the consent and the link; a confirmed subscriber stays as they are."""
     address = normalize_email(email)
+    now = utcnow()
+    # ON CONFLICT: two sign-ups for one address at once (a double click) make one row.
+    insert_or_ignore(Subscriber, {"email": address, "status": PENDING,
+                                  "consent_version": CONSENT_VERSION, "consented_at": now,
+                                  "consent_ip": ip}, conflict=["email"])
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
-    if subscriber is None:
-        subscriber = Subscriber(email=address, status=PENDING)
-        db.session.add(subscriber)
     if subscriber.status == CONFIRMED:
         return subscriber
     subscriber.status = PENDING
     subscriber.consent_version = CONSENT_VERSION
-    subscriber.consented_at = utcnow()
+    subscriber.consented_at = now
     subscriber.consent_ip = ip
     db.session.flush()
     queue_mail(address, "newsletter/confirm", _("Please confirm your subscription"),
                link=external_url("newsletter.confirm",
                                  token=make_token("newsletter.confirm",
-                                                  {"id": subscriber.id})))
+                                                  {"subscriber": subscriber.public_id})))
     return subscriber
 
 
@@ -65,9 +69,8 @@ def confirm(token: str) -> Subscriber:
     return subscriber
 
 
-def unsubscribe(token: str) -> Subscriber:
-    """At once, without logging in; the link in every mail never expires."""
-    subscriber = _subscriber_by_token(token)
+def unsubscribe(subscriber: Subscriber) -> Subscriber:
+    """At once, without logging in (the link in every mail never expires)."""
     if subscriber.status != UNSUBSCRIBED:
         subscriber.status = UNSUBSCRIBED
         subscriber.unsubscribed_at = utcnow()
@@ -76,7 +79,7 @@ def unsubscribe(token: str) -> Subscriber:
 
 
 def unsubscribe_link(subscriber: Subscriber) -> str:
-    return external_url("newsletter.unsubscribe", token=subscriber_token(subscriber.id))
+    return external_url("newsletter.unsubscribe", token=subscriber_token(subscriber.public_id))
 
 
 # The links in every mail (unsubscribe, preferences) carry one signed subscriber id that
@@ -85,16 +88,17 @@ def _link_signer() -> Signer:
     return Signer(current_app.config["SECRET_KEY"], salt="newsletter.subscriber")
 
 
-def subscriber_token(subscriber_id: int) -> str:
-    return _link_signer().sign(str(subscriber_id)).decode()
+def subscriber_token(public_id: str) -> str:
+    return _link_signer().sign(public_id).decode()
 
 
-def _subscriber_by_token(token: str) -> Subscriber:
+def subscriber_for_link(token: str) -> Subscriber:
+    """The subscriber an unsubscribe or preferences link names."""
     try:
-        subscriber_id = int(_link_signer().unsign(token))
+        public_id = _link_signer().unsign(token).decode()
     except (BadSignature, ValueError) as error:
         raise InvalidToken(_("This link is not valid.")) from error
-    subscriber = db.session.get(Subscriber, subscriber_id)
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
     if subscriber is None:
         raise InvalidToken(_("This link is not valid."))
     return subscriber
@@ -111,11 +115,8 @@ def one_click_headers(unsubscribe_url: str) -> dict[str, str]:
 
 
 def preferences_link(subscriber: Subscriber) -> str:
-    return external_url("newsletter.preferences", token=subscriber_token(subscriber.id))
+    return external_url("newsletter.preferences", token=subscriber_token(subscriber.public_id))
 
-
-def subscriber_for_preferences(token: str) -> Subscriber:
-    return _subscriber_by_token(token)
 
 
 def has_account(subscriber: Subscriber) -> bool:
@@ -138,9 +139,9 @@ def choose_topics(subscriber: Subscriber, topic_ids: set[int]) -> None:
 
 
 def _subscriber_for(purpose: str, token: str, max_age: int) -> Subscriber:
-    subscriber_id = read_token(purpose, token, max_age).get("id")
-    subscriber = db.session.get(Subscriber, subscriber_id) if isinstance(
-        subscriber_id, int) else None
+    public_id = read_token(purpose, token, max_age).get("subscriber")
+    subscriber = db.session.scalar(select(Subscriber).where(
+        Subscriber.public_id == public_id)) if isinstance(public_id, str) else None
     if subscriber is None:
         raise InvalidToken(_("This link is not valid."))
     return subscriber
@@ -151,6 +152,31 @@ def status_of(email: str) -> str | None:
         Subscriber.email == normalize_email(email)))
 
 
+def export_subscription(user: User) -> tuple[str, dict | None]:
+    """The daily e-mail subscription of the reader's (verified) address and its consent
+    record, for their data download."""
+    subscriber = db.session.scalar(select(Subscriber).where(
+        Subscriber.email == user.email)) if user.is_verified else None
+    if subscriber is None:
+        return "newsletter", None
+    return "newsletter", {
+        "email": subscriber.email,
+        "status": subscriber.status,
+        "consent": {"version": subscriber.consent_version,
+                    "wording": CONSENT_TEXTS.get(subscriber.consent_version),
+                    "given_at": isoformat(subscriber.consented_at),
+                    "from_address": subscriber.consent_ip},
+        "confirmed_at": isoformat(subscriber.confirmed_at),
+        "unsubscribed_at": isoformat(subscriber.unsubscribed_at),
+        "chosen_topics": sorted(db.session.scalars(
+            select(Topic.slug).join(SubscriberTopic, SubscriberTopic.topic_id == Topic.id)
+            .where(SubscriberTopic.subscriber_id == subscriber.id))),
+    }
+
+
 def forget_subscriber(user: User) -> None:
-    """Account deletion takes the subscription of that address with it."""
+    """Account deletion takes the subscription of that address with it, when the account
+    proved it owns the address (an unverified one may be a stranger's sign-up)."""
+    if not user.is_verified:
+        return
     db.session.execute(delete(Subscriber).where(Subscriber.email == user.email))

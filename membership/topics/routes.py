@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from membership.extensions import db
+from membership.inputs import page_number
 from membership.topics import services, stories
 from membership.topics.forms import FollowForm
 from membership.urls import safe_next_url
@@ -37,7 +38,7 @@ def my_news():
     if not current_user.is_authenticated:
         return render_template("topics/my_news.html", page=None, follows_any=False)
     page = db.paginate(stories.my_news(current_user),
-                       page=request.args.get("page", 1, type=int), per_page=20,
+                       page=page_number(), per_page=20,
                        error_out=False)
     return render_template("topics/my_news.html", page=page,
                            follows_any=stories.follows_any(current_user))
