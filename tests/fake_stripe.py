@@ -27,7 +27,7 @@ class Recorded:
 class FakeStripe:
     requests: list[Recorded] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)          # newest first, as Stripe lists
-    invoice_payments: dict[str, str] = field(default_factory=dict)  # invoice id → pi id
+    invoice_payments: dict[str, str | list] = field(default_factory=dict)  # invoice → pi(s)
     customers: dict[str, str] = field(default_factory=dict)   # customer id → e-mail
     fail_next: int = 0  # answer this many requests with a 500 first (network retries)
     url: str = ""
@@ -86,14 +86,20 @@ class FakeStripe:
                               "recurring": {"interval": "month"}}}]}}
 
     def _invoice_payments(self, params: dict[str, str]) -> dict:
+        # An invoice's payments: one paid PaymentIntent id, or [(id, status), …] in the
+        # order they were attempted. Stripe filters by `status` when asked.
+        rows = [(inv, pi, status) for inv, payments in self.invoice_payments.items()
+                for pi, status in ([(payments, "paid")] if isinstance(payments, str)
+                                   else payments)]
         if "invoice" in params:
-            pairs = [(params["invoice"], self.invoice_payments.get(params["invoice"]))]
+            rows = [row for row in rows if row[0] == params["invoice"]]
         else:
-            wanted = params.get("payment[payment_intent]")
-            pairs = [(inv, pi) for inv, pi in self.invoice_payments.items() if pi == wanted]
-        data = [{"id": f"inpay_{inv}", "object": "invoice_payment", "invoice": inv,
-                 "payment": {"type": "payment_intent", "payment_intent": pi}}
-                for inv, pi in pairs if pi]
+            rows = [row for row in rows if row[1] == params.get("payment[payment_intent]")]
+        if "status" in params:
+            rows = [row for row in rows if row[2] == params["status"]]
+        data = [{"id": f"inpay_{inv}_{pi}", "object": "invoice_payment", "invoice": inv,
+                 "status": status, "payment": {"type": "payment_intent", "payment_intent": pi}}
+                for inv, pi, status in rows]
         return {"object": "list", "data": data, "has_more": False, "url": "/v1/invoice_payments"}
 
     def _event_page(self, params: dict[str, str]) -> dict:

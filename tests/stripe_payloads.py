@@ -78,6 +78,9 @@ def subscription(subscription_id: str, *, customer: str, status: str = "active",
     sub = _from("subscription", id=subscription_id, customer=customer, status=status,
                 metadata=MONTHLY if metadata is None else metadata, currency="usd",
                 cancel_at_period_end=cancel_at_period_end,
+                # The example object's placeholders would pause it and schedule its end.
+                pause_collection=None, cancel_at=period_end if cancel_at_period_end else None,
+                canceled_at=int(time.time()) if status == "canceled" else None,
                 ended_at=int(time.time()) if status == "canceled" else None,
                 cancellation_details={"comment": comment, "feedback": None, "reason": None})
     item = sub["items"]["data"][0]

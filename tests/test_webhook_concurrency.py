@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -52,7 +53,8 @@ def test_concurrent_duplicate_deliveries_have_exactly_one_effect(app, database_u
         sp.event("invoice.paid", sp.invoice(subscription_id=sub_id, customer=customer,
                                             email="monthly@example.org",
                                             billing_reason="subscription_create")),
-        sp.event("invoice.payment_failed", renewal_failure),
+        # The renewal fails a period later, not in the same second as the first payment.
+        sp.event("invoice.payment_failed", renewal_failure, int(time.time()) + 60),
     ]
     statuses: Counter[int] = Counter()
     lock = threading.Lock()

@@ -14,13 +14,14 @@ from membership.donations.models import (
     REVERSED,
     SUCCEEDED,
 )
-from membership.payments.models import FAILED, IGNORED, PROCESSED, RECEIVED
+from membership.payments.models import FAILED, IGNORED, MALFORMED, PROCESSED, RECEIVED
 
 
 class EventFilterForm(FlaskForm):
     type = StringField(_l("Type"), validators=[Optional()])
     status = SelectField(_l("Status"), validators=[Optional()], choices=[
         SelectChoice("", _l("Any")), SelectChoice(FAILED, _l("Failed")),
+        SelectChoice(MALFORMED, _l("Malformed (refused)")),
         SelectChoice(PROCESSED, _l("Processed")), SelectChoice(IGNORED, _l("Ignored")),
         SelectChoice(RECEIVED, _l("Received")),
     ])

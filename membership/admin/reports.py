@@ -42,7 +42,6 @@ from membership.donations.models import (
     PaymentFailure,
     RecurringGift,
 )
-from membership.donations.services import CANCELED
 from membership.extensions import db
 from membership.sql import copy_csv, utc_iso_text, utc_period
 from membership.types import parse_iso_day
@@ -234,8 +233,10 @@ def _running_at(moment: datetime) -> list:
     return [
         RecurringGift.started_at < moment,
         RecurringGift.status.not_in(NEVER_PAID),
+        # Ended after the moment, or still running and collecting (the contract: not
+        # paused, unpaid or incomplete; past_due counts while Stripe retries).
         or_(RecurringGift.ended_at >= moment,
-            and_(RecurringGift.ended_at.is_(None), RecurringGift.status != CANCELED)),
+            and_(RecurringGift.ended_at.is_(None), RecurringGift.is_collecting)),
     ]
 
 
@@ -378,17 +379,18 @@ def _failures_by_period(window: Window, period: str,
 def _mrr_at(moments: list[datetime], currency: str, campaign: Campaign | None) -> list[int]:
     """MRR at each moment, from one read of the recurring gifts: a gift counts from its
     start until it ends."""
-    query = select(RecurringGift.started_at, RecurringGift.ended_at, RecurringGift.status,
-                   RecurringGift.frequency, RecurringGift.amount_cents).where(
+    query = select(RecurringGift.started_at, RecurringGift.ended_at,
+                   RecurringGift.is_collecting, RecurringGift.frequency,
+                   RecurringGift.amount_cents).where(
         RecurringGift.currency == currency, RecurringGift.status.not_in(NEVER_PAID),
         RecurringGift.started_at < max(moments))
     if campaign is not None:
         query = query.where(RecurringGift.campaign == campaign.slug)
     changes: list[tuple[datetime, int]] = []
-    for started, ended, status, frequency, amount in db.session.execute(query):
+    for started, ended, collecting, frequency, amount in db.session.execute(query):
         value = (amount + 6) // 12 if frequency == YEARLY else amount
-        if ended is None and status == CANCELED:
-            continue  # canceled before it ever ran
+        if ended is None and not collecting:
+            continue  # not bringing money in (paused, unpaid, or canceled before it ran)
         changes.append((started, value))
         if ended is not None:
             changes.append((ended, -value))

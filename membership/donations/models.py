@@ -3,7 +3,17 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, case, func
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    case,
+    func,
+)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -17,11 +27,19 @@ INTERVALS = {MONTHLY: "month", YEARLY: "year"}  # our frequency → Stripe's rec
 # Checkout (pending gift) states
 PENDING, PROCESSING, PAID, FAILED = "pending", "processing", "paid", "failed"
 
+# Stripe's subscription statuses in which it charges the donor, or is still retrying a
+# failed charge. incomplete, incomplete_expired, unpaid, paused and canceled bring nothing.
+ACTIVE, TRIALING, PAST_DUE, CANCELED = "active", "trialing", "past_due", "canceled"
+COLLECTING_STATUSES = (ACTIVE, TRIALING, PAST_DUE)
+
 # Donation states, derived from refunds and disputes (see services.donation_status)
 SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED, DISPUTED, REVERSED = (
     "succeeded", "partially_refunded", "refunded", "disputed", "reversed")
 # The dispute outcome that takes the money back.
 LOST_DISPUTE = "lost"
+# Stripe's states of a lost dispute under appeal: the money stays gone until the appeal
+# is won (the dispute then becomes "won").
+LOST_DISPUTE_STATES = (LOST_DISPUTE, "appeal_needs_response", "appeal_under_review")
 
 
 def new_public_id() -> str:
@@ -115,6 +133,13 @@ class RecurringGift(_GiftDetails, db.Model):
     # Stripe's subscription status: incomplete, active, past_due, canceled, unpaid, …
     status: Mapped[str] = mapped_column(String(24), default="incomplete")
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    # A scheduled end: Stripe's `cancel_at` (the end of the paid period when
+    # `cancel_at_period_end`, or any moment staff or the donor chose).
+    cancel_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Stripe's `pause_collection`: the subscription runs but charges nothing, until
+    # `collection_resumes_at` when that is set.
+    collection_paused: Mapped[bool] = mapped_column(default=False)
+    collection_resumes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -127,6 +152,25 @@ class RecurringGift(_GiftDetails, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     donor: Mapped[Donor | None] = relationship()
+
+    @hybrid_property
+    def is_collecting(self) -> bool:
+        """Whether the gift brings money in: Stripe charges it (or still retries), and
+        collection is not paused (the contract's "collecting" recurring gifts)."""
+        return self.status in COLLECTING_STATUSES and not self.collection_paused
+
+    @is_collecting.inplace.expression
+    @classmethod
+    def _is_collecting_expression(cls):
+        return and_(cls.status.in_(COLLECTING_STATUSES), cls.collection_paused.is_(False))
+
+    @property
+    def ends_at(self) -> datetime | None:
+        """When a gift that is still running will end, if an end is scheduled."""
+        if self.status == CANCELED:
+            return None
+        return self.cancel_at or (self.current_period_end if self.cancel_at_period_end
+                                  else None)
 
     @property
     def monthly_cents(self) -> int:
@@ -170,14 +214,14 @@ class Donation(_GiftDetails, db.Model):
     @hybrid_property
     def net_cents(self) -> int:
         """What the organization keeps: nothing after a lost dispute, else minus refunds."""
-        if self.dispute_status == LOST_DISPUTE:
+        if self.dispute_status in LOST_DISPUTE_STATES:
             return 0
         return self.amount_cents - self.refunded_cents
 
     @net_cents.inplace.expression
     @classmethod
     def _net_cents_expression(cls):
-        return case((cls.dispute_status == LOST_DISPUTE, 0),
+        return case((cls.dispute_status.in_(LOST_DISPUTE_STATES), 0),
                     else_=cls.amount_cents - cls.refunded_cents)
 
     @hybrid_property
@@ -250,6 +294,26 @@ class ChargeState(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     stripe_charge_id: Mapped[str] = mapped_column(String(255), unique=True)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # The charge's `amount_refunded` as its newest charge event reported it.
     amount_refunded: Mapped[int] = mapped_column(default=0)
+    refunded_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dispute_status: Mapped[str | None] = mapped_column(String(32))
     dispute_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Stripe's refund states that give the money back to the donor (or are on their way).
+REFUND_FAILED_STATES = ("failed", "canceled")
+
+
+class ChargeRefund(db.Model):
+    """One refund of a charge, as its newest refund event reported it. A refund can fail
+    after the charge said it was refunded: the failed ones are taken off again."""
+
+    __tablename__ = "charge_refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_refund_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_charge_id: Mapped[str] = mapped_column(String(255), index=True)
+    amount: Mapped[int]
+    status: Mapped[str] = mapped_column(String(32))
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)

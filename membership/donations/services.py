@@ -30,15 +30,20 @@ from sqlalchemy import (
 from membership.accounts.models import User
 from membership.accounts.services import normalize_email
 from membership.donations.models import (
+    ACTIVE,
+    CANCELED,
     DISPUTED,
     LONG_GAP,
-    LOST_DISPUTE,
+    LOST_DISPUTE_STATES,
     ONCE,
     PAID,
     PARTIALLY_REFUNDED,
+    PAST_DUE,
+    REFUND_FAILED_STATES,
     REFUNDED,
     REVERSED,
     SUCCEEDED,
+    ChargeRefund,
     ChargeState,
     Checkout,
     DailyTotal,
@@ -57,9 +62,6 @@ from membership.sql import insert_or_ignore, upsert_insert, utc_day, utc_period
 from membership.types import UTCDateTime, isoformat, utcnow
 from membership.urls import external_url
 
-CANCELED = "canceled"
-PAST_DUE = "past_due"
-ACTIVE = "active"
 OPEN_DISPUTE_STATES = ("warning_needs_response", "warning_under_review", "needs_response",
                        "under_review")
 
@@ -391,6 +393,10 @@ class SubscriptionState:
     frequency: str | None = None
     campaign: str | None = None
     cancel_at_period_end: bool | None = None
+    cancel_at: datetime | None = None
+    # None: the event does not say; False: collecting; True: paused (until resumes_at).
+    collection_paused: bool | None = None
+    collection_resumes_at: datetime | None = None
     current_period_end: datetime | None = None
     ended_at: datetime | None = None
     cancel_reason: str | None = None
@@ -467,6 +473,10 @@ def _apply_details(gift: RecurringGift, state: SubscriptionState) -> None:
         gift.frequency = state.frequency
     if state.cancel_at_period_end is not None:
         gift.cancel_at_period_end = state.cancel_at_period_end
+        gift.cancel_at = state.cancel_at
+    if state.collection_paused is not None:
+        gift.collection_paused = state.collection_paused
+        gift.collection_resumes_at = state.collection_resumes_at
     if state.current_period_end is not None:
         gift.current_period_end = state.current_period_end
     if state.ended_at is not None:
@@ -481,23 +491,39 @@ def _lock_gift(subscription_id: str) -> RecurringGift | None:
         .with_for_update())
 
 
-def note_status(gift: RecurringGift, status: str, as_of: datetime) -> None:
+# How far along its life a subscription is: Stripe's event times have one-second
+# resolution, so of two statuses reported in the same second the later stage wins, whatever
+# order their events arrive in (created as incomplete, then updated to active, in one second).
+# A retried charge that succeeds moves past_due back to active, so active ranks above it.
+_STAGE = {"incomplete": 0, "trialing": 1, PAST_DUE: 2, ACTIVE: 3, "unpaid": 4, "paused": 4,
+          "incomplete_expired": 5, CANCELED: 5}
+
+
+def note_status(gift: RecurringGift, status: str, as_of: datetime) -> bool:
     """Set the gift's status from an event of time `as_of`, unless a newer one already did.
-    Canceled is final: no late event revives a gift."""
+    Canceled is final: no late event revives a gift. True when the status now stands."""
     if gift.status == CANCELED:
-        return
-    if gift.status_as_of is not None and as_of < gift.status_as_of:
-        return
+        return False
+    if gift.status_as_of is not None:
+        if as_of < gift.status_as_of:
+            return False
+        if as_of == gift.status_as_of and _STAGE.get(status, 3) < _STAGE.get(gift.status, 3):
+            return False
     gift.status = status
     gift.status_as_of = as_of
+    return True
 
 
 def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: int,
                            amount_cents: int, currency: str, failed_at: datetime,
                            update_card_link: str) -> bool:
-    """Mark the gift past due, record the failed charge once and e-mail the donor about
-    it once. True if the failure is new."""
-    note_status(gift, PAST_DUE, failed_at)
+    """Record the failed charge once; mark the gift past due and e-mail the donor only
+    when that is news: not when the invoice was paid since (a retry that succeeded, its
+    failure delivered late), nor when a newer event already moved the gift on. True if
+    the failure is new."""
+    recovered = db.session.scalar(select(Donation.id).where(
+        Donation.stripe_invoice_id == invoice_id)) is not None
+    past_due = not recovered and note_status(gift, PAST_DUE, failed_at)
     failure_id = insert_or_ignore(PaymentFailure, {
         "recurring_gift_id": gift.id,
         "stripe_invoice_id": invoice_id,
@@ -506,7 +532,7 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
         "currency": currency.lower(),
         "created_at": failed_at,
     })
-    if failure_id is None or gift.donor is None:
+    if failure_id is None or gift.donor is None or not past_due:
         return failure_id is not None
     queue_mail(gift.donor.email, "donations/payment_failed",
                _("Your recurring gift could not be charged"),
@@ -522,13 +548,24 @@ def record_cancel_reason(gift: RecurringGift, reason: str) -> None:
 
 # Refunds and disputes -------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class RefundState:
+    """One refund as a refund event reports it."""
+
+    refund_id: str
+    amount: int
+    status: str
+
+
 def apply_charge_state(charge_id: str, payment_intent_id: str | None, as_of: datetime,
                        amount_refunded: int | None = None,
-                       dispute_status: str | None = None) -> Donation | None:
+                       dispute_status: str | None = None,
+                       refunds: tuple[RefundState, ...] = ()) -> Donation | None:
     """Remember what Stripe says of a charge and apply it to its donation, if known.
 
-    Refunds only grow, so the larger amount wins whatever the order; a dispute's state
-    follows the newest event."""
+    Each fact follows the newest event that reports it, whatever the order of delivery:
+    the charge's refunded amount, each refund's status (a failed refund is final) and the
+    dispute's status."""
     insert_or_ignore(ChargeState, {"stripe_charge_id": charge_id,
                                    "stripe_payment_intent_id": payment_intent_id,
                                    "amount_refunded": 0})
@@ -536,8 +573,12 @@ def apply_charge_state(charge_id: str, payment_intent_id: str | None, as_of: dat
         ChargeState.stripe_charge_id == charge_id).with_for_update())
     if payment_intent_id and not charge.stripe_payment_intent_id:
         charge.stripe_payment_intent_id = payment_intent_id
-    if amount_refunded is not None:
-        charge.amount_refunded = max(charge.amount_refunded, amount_refunded)
+    if amount_refunded is not None and _newer(as_of, charge.refunded_as_of,
+                                              amount_refunded > charge.amount_refunded):
+        charge.amount_refunded = amount_refunded
+        charge.refunded_as_of = as_of
+    for refund in refunds:
+        _note_refund(charge_id, refund, as_of)
     if dispute_status and (charge.dispute_as_of is None or as_of >= charge.dispute_as_of):
         charge.dispute_status = dispute_status
         charge.dispute_as_of = as_of
@@ -549,6 +590,32 @@ def apply_charge_state(charge_id: str, payment_intent_id: str | None, as_of: dat
     if donation is not None:
         _apply_charge(donation, charge)
     return donation
+
+
+def _newer(as_of: datetime, recorded: datetime | None, wins_a_tie: bool) -> bool:
+    return recorded is None or as_of > recorded or (as_of == recorded and wins_a_tie)
+
+
+def _note_refund(charge_id: str, refund: RefundState, as_of: datetime) -> None:
+    insert_or_ignore(ChargeRefund, {"stripe_refund_id": refund.refund_id,
+                                    "stripe_charge_id": charge_id, "amount": refund.amount,
+                                    "status": refund.status, "as_of": as_of})
+    known = db.session.scalar(select(ChargeRefund).where(
+        ChargeRefund.stripe_refund_id == refund.refund_id).with_for_update())
+    if known.status in REFUND_FAILED_STATES:
+        return  # a refund that failed stays failed
+    if refund.status in REFUND_FAILED_STATES or _newer(as_of, known.as_of, False):
+        known.status, known.amount, known.as_of = refund.status, refund.amount, as_of
+
+
+def refunded_cents(charge: ChargeState) -> int:
+    """What the charge has given back: the refunds that stand, or what the charge last
+    reported less the refunds that failed since (a charge event may predate a failure)."""
+    refunds = db.session.execute(select(ChargeRefund.amount, ChargeRefund.status).where(
+        ChargeRefund.stripe_charge_id == charge.stripe_charge_id)).all()
+    failed = sum(amount for amount, status in refunds if status in REFUND_FAILED_STATES)
+    standing = sum(amount for amount, status in refunds if status not in REFUND_FAILED_STATES)
+    return max(standing, charge.amount_refunded - failed, 0)
 
 
 def _apply_known_charge_state(donation_id: int, payment: Payment) -> None:
@@ -572,8 +639,7 @@ _KNOWN_CHARGE = select(ChargeState.id).where(or_(
 def _apply_charge(donation: Donation, charge: ChargeState) -> None:
     net_before = donation.net_cents
     donation.stripe_charge_id = donation.stripe_charge_id or charge.stripe_charge_id
-    donation.refunded_cents = min(max(donation.refunded_cents, charge.amount_refunded),
-                                  donation.amount_cents)
+    donation.refunded_cents = min(refunded_cents(charge), donation.amount_cents)
     donation.dispute_status = charge.dispute_status
     donation.status = donation_status(donation)
     db.session.flush()
@@ -731,7 +797,7 @@ _NEIGHBOUR_AFTER = select(func.min(Donation.created_at)).where(
 
 
 def donation_status(donation: Donation) -> str:
-    if donation.dispute_status == LOST_DISPUTE:
+    if donation.dispute_status in LOST_DISPUTE_STATES:
         return REVERSED
     if donation.dispute_status in OPEN_DISPUTE_STATES:
         return DISPUTED

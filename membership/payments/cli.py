@@ -23,19 +23,22 @@ def reconcile(since: date) -> None:
     start = int(datetime.combine(since, time.min, UTC).timestamp())
     counts: Counter[str] = Counter()
     try:
-        for event in payment_gateway().events_since(start):
-            # Stripe's JSON carries decimals as strings; the library reads them as Decimal.
-            outcome = ingest_event(event, json.dumps(event, default=str))
-            if outcome.http_status != 200:
-                counts["failed"] += 1
-            elif outcome.body["status"] == ALREADY:
-                counts["already applied"] += 1
-            elif outcome.body["status"] == "ignored":
-                counts["ignored" if outcome.body["new"] else "already applied"] += 1
-            else:
-                counts["new" if outcome.body["new"] else "applied on retry"] += 1
+        # Stripe lists newest first; applied oldest first, a failure and its recovery
+        # arrive in the order they happened (at most 30 days of events: they fit in memory).
+        events = sorted(payment_gateway().events_since(start), key=lambda e: e["created"])
     except GatewayError as error:
         raise click.ClickException(f"could not read Stripe's events: {error}") from error
+    for event in events:
+        # Stripe's JSON carries decimals as strings; the library reads them as Decimal.
+        outcome = ingest_event(event, json.dumps(event, default=str))
+        if outcome.http_status != 200:
+            counts["failed"] += 1
+        elif outcome.body["status"] == ALREADY:
+            counts["already applied"] += 1
+        elif outcome.body["status"] == "ignored":
+            counts["ignored" if outcome.body["new"] else "already applied"] += 1
+        else:
+            counts["new" if outcome.body["new"] else "applied on retry"] += 1
     click.echo(", ".join(f"{name}: {counts[name]}" for name in
                          ("new", "applied on retry", "already applied", "ignored", "failed")))
     if counts["failed"]:

@@ -31,6 +31,15 @@ def line_item_name(checkout: Checkout) -> str:
     return _("Yearly gift to %(org)s", org=organization)
 
 
+def paid_payment_intent(invoice_payments: list[dict]) -> str | None:
+    """Of an invoice's payments, the PaymentIntent of the one that paid it."""
+    for payment in invoice_payments:
+        if payment.get("status") == "paid" and (payment.get("payment") or {}).get(
+                "payment_intent"):
+            return payment["payment"]["payment_intent"]
+    return None
+
+
 class StripeGateway:
     """Stripe Checkout, the Customer Portal and the Subscriptions API."""
 
@@ -116,11 +125,11 @@ class StripeGateway:
         self._call(self.client.v1.subscriptions.cancel, gift.stripe_subscription_id, params)
 
     def payment_intent_for_invoice(self, invoice_id: str) -> str | None:
-        payments = self._call(self.client.v1.invoice_payments.list, {"invoice": invoice_id})
-        for payment in payments.to_dict()["data"]:
-            if payment["payment"].get("payment_intent"):
-                return payment["payment"]["payment_intent"]
-        return None
+        """The PaymentIntent that paid the invoice (an invoice may have had failed or
+        canceled attempts before it)."""
+        payments = self._call(self.client.v1.invoice_payments.list,
+                              {"invoice": invoice_id, "status": "paid"})
+        return paid_payment_intent(payments.to_dict()["data"])
 
     def invoice_for_payment_intent(self, payment_intent_id: str) -> str | None:
         payments = self._call(self.client.v1.invoice_payments.list, {

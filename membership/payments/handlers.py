@@ -7,37 +7,60 @@ insert-or-ignore on Stripe ids and compare event times."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from membership.donations import services as donations
 from membership.donations.gateway import Gateway, GatewayError
-from membership.donations.models import FAILED, INTERVALS, MONTHLY, PAID, PROCESSING
+from membership.donations.models import (
+    CANCELED,
+    FAILED,
+    FREQUENCIES,
+    INTERVALS,
+    MONTHLY,
+    PAID,
+    PROCESSING,
+)
+from membership.payments.gateway import paid_payment_intent
 from membership.payments.models import IGNORED, PROCESSED
+from membership.payments.payload import (
+    MalformedEvent,
+    amount,
+    currency,
+    items,
+    mapping,
+    metadata,
+    moment,
+    object_id,
+    text,
+)
 from membership.urls import external_url
 
 StripeObject = dict[str, Any]
 FREQUENCY_FOR_INTERVAL = {interval: frequency for frequency, interval in INTERVALS.items()}
 
 
-def timestamp(value: int | None) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if value else None
+def is_donation(values: dict) -> bool:
+    return values.get("purpose") == "donation"
 
 
-def is_donation(metadata: dict | None) -> bool:
-    return (metadata or {}).get("purpose") == "donation"
+def _gift_metadata(obj: StripeObject) -> dict[str, str]:
+    """Our keys in a donation's metadata, checked: staff can type them on Payment Links."""
+    values = metadata(obj)
+    if len(values.get("campaign") or "") > 100:
+        raise MalformedEvent("metadata 'campaign' must be a campaign's slug")
+    if values.get("frequency") not in (None, *FREQUENCIES):
+        values = {**values, "frequency": None}
+    return values
 
 
 def _email(session: StripeObject) -> str | None:
-    details = session.get("customer_details") or {}
-    return details.get("email") or session.get("customer_email")
+    return text(mapping(session, "customer_details"), "email", max_length=320) \
+        or text(session, "customer_email", max_length=320)
 
 
-def _id(value: str | dict | None) -> str | None:
-    """Stripe ids can arrive expanded into objects."""
-    if isinstance(value, dict):
-        return value.get("id")
-    return value
+def _name(obj: StripeObject, key: str = "name") -> str:
+    return text(obj, key, max_length=200) or ""
 
 
 def _email_if_unknown(customer_id: str | None, gift_public_id: str | None,
@@ -58,66 +81,68 @@ def _email_if_unknown(customer_id: str | None, gift_public_id: str | None,
 # Checkout ---------------------------------------------------------------------------------
 
 def on_checkout_completed(session: StripeObject, as_of: datetime, gateway: Gateway) -> str:
-    metadata = session.get("metadata") or {}
-    if not is_donation(metadata):
+    values = _gift_metadata(session)
+    if not is_donation(values):
         return IGNORED
-    paid = session.get("payment_status") in ("paid", "no_payment_required")
-    if session.get("mode") == "subscription" and not session.get("subscription"):
+    paid = text(session, "payment_status") in ("paid", "no_payment_required")
+    mode = text(session, "mode")
+    subscription_id = object_id(session, "subscription")
+    if mode == "subscription" and not subscription_id:
         return IGNORED  # no subscription was started; its events will tell us if one is
-    if session.get("mode") == "subscription":
+    if mode == "subscription":
         donations.apply_subscription_state(donations.SubscriptionState(
-            subscription_id=_id(session["subscription"]),
+            subscription_id=subscription_id,
             as_of=as_of,
-            customer_id=_id(session.get("customer")),
+            customer_id=object_id(session, "customer"),
             email=_email(session),
-            gift_public_id=metadata.get("gift"),
+            gift_public_id=values.get("gift"),
             status="active" if paid else "incomplete",
-            amount_cents=session.get("amount_total"),
-            currency=session.get("currency"),
-            frequency=metadata.get("frequency"),
-            campaign=metadata.get("campaign"),
+            amount_cents=amount(session, "amount_total"),
+            currency=currency(session, "currency"),
+            frequency=values.get("frequency"),
+            campaign=values.get("campaign"),
             authoritative=False,
         ))
-        donations.mark_checkout(metadata.get("gift"), session["id"],
+        donations.mark_checkout(values.get("gift"), text(session, "id", required=True),
                                 PAID if paid else PROCESSING)
         return PROCESSED
-    if session.get("mode") != "payment":
+    if mode != "payment":
         return IGNORED
     if not paid:
         # Bank debits and the like: the money arrives later, with async_payment_succeeded.
-        donations.mark_checkout(metadata.get("gift"), session["id"], PROCESSING)
+        donations.mark_checkout(values.get("gift"), text(session, "id", required=True),
+                                PROCESSING)
         return PROCESSED
     return _record_session_payment(session, as_of)
 
 
 def on_async_payment_succeeded(session: StripeObject, as_of: datetime, gateway: Gateway) -> str:
-    if not is_donation(session.get("metadata")) or session.get("mode") != "payment":
+    if not is_donation(_gift_metadata(session)) or text(session, "mode") != "payment":
         return IGNORED
     return _record_session_payment(session, as_of)
 
 
 def on_async_payment_failed(session: StripeObject, as_of: datetime, gateway: Gateway) -> str:
-    metadata = session.get("metadata") or {}
-    if not is_donation(metadata):
+    values = _gift_metadata(session)
+    if not is_donation(values):
         return IGNORED
-    donations.mark_checkout(metadata.get("gift"), session["id"], FAILED)
+    donations.mark_checkout(values.get("gift"), text(session, "id", required=True), FAILED)
     return PROCESSED
 
 
 def _record_session_payment(session: StripeObject, as_of: datetime) -> str:
-    metadata = session.get("metadata") or {}
-    details = session.get("customer_details") or {}
+    values = _gift_metadata(session)
     donations.record_one_time_payment(donations.Payment(
-        amount_cents=session["amount_total"],
-        currency=session["currency"],
+        amount_cents=amount(session, "amount_total", required=True),
+        currency=currency(session, "currency", required=True),
         paid_at=as_of,
         email=_email(session),
-        name=details.get("name") or "",
-        customer_id=_id(session.get("customer")),
-        gift_public_id=metadata.get("gift"),
-        campaign=metadata.get("campaign"),
-        checkout_session_id=session["id"],
-        payment_intent_id=_id(session.get("payment_intent")),
+        name=_name(mapping(session, "customer_details")),
+        customer_id=object_id(session, "customer"),
+        gift_public_id=values.get("gift"),
+        campaign=values.get("campaign"),
+        checkout_session_id=text(session, "id", required=True),
+        payment_intent_id=object_id(session, "payment_intent"),
     ))
     return PROCESSED
 
@@ -125,52 +150,53 @@ def _record_session_payment(session: StripeObject, as_of: datetime) -> str:
 # Invoices ---------------------------------------------------------------------------------
 
 def _subscription_details(invoice: StripeObject) -> tuple[str | None, dict]:
-    details = (invoice.get("parent") or {}).get("subscription_details") or {}
-    return _id(details.get("subscription")), details.get("metadata") or {}
+    details = mapping(mapping(invoice, "parent"), "subscription_details")
+    return object_id(details, "subscription"), _gift_metadata(details)
 
 
 def _gift_for_invoice(invoice: StripeObject, as_of: datetime, gateway: Gateway):
-    subscription_id, metadata = _subscription_details(invoice)
-    customer_id = _id(invoice.get("customer"))
+    subscription_id, values = _subscription_details(invoice)
+    customer_id = object_id(invoice, "customer")
     return donations.apply_subscription_state(donations.SubscriptionState(
         subscription_id=subscription_id,
         as_of=as_of,
         customer_id=customer_id,
-        email=invoice.get("customer_email")
-        or _email_if_unknown(customer_id, metadata.get("gift"), subscription_id, gateway),
-        gift_public_id=metadata.get("gift"),
-        amount_cents=invoice.get("amount_due"),
-        currency=invoice.get("currency"),
-        frequency=metadata.get("frequency") or MONTHLY,
-        campaign=metadata.get("campaign"),
+        email=text(invoice, "customer_email", max_length=320)
+        or _email_if_unknown(customer_id, values.get("gift"), subscription_id, gateway),
+        gift_public_id=values.get("gift"),
+        amount_cents=amount(invoice, "amount_due"),
+        currency=currency(invoice, "currency"),
+        frequency=values.get("frequency") or MONTHLY,
+        campaign=values.get("campaign"),
         authoritative=False,
     ))
 
 
 def _invoice_payment_intent(invoice: StripeObject, gateway: Gateway) -> str | None:
     # `payments` comes only when expanded; otherwise ask the Invoice Payments API.
-    for payment in (invoice.get("payments") or {}).get("data", []):
-        if payment.get("payment", {}).get("payment_intent"):
-            return _id(payment["payment"]["payment_intent"])
-    return gateway.payment_intent_for_invoice(invoice["id"])
+    expanded = items(invoice, "payments")
+    if expanded:
+        intent = paid_payment_intent(expanded)
+        return object_id({"intent": intent}, "intent")
+    return gateway.payment_intent_for_invoice(text(invoice, "id", required=True))
 
 
 def on_invoice_paid(invoice: StripeObject, as_of: datetime, gateway: Gateway) -> str:
-    subscription_id, metadata = _subscription_details(invoice)
-    if not subscription_id or not is_donation(metadata) or not invoice.get("amount_paid"):
+    subscription_id, values = _subscription_details(invoice)
+    if not subscription_id or not is_donation(values) or not amount(invoice, "amount_paid"):
         return IGNORED
     gift = _gift_for_invoice(invoice, as_of, gateway)
-    paid_at = timestamp((invoice.get("status_transitions") or {}).get("paid_at")) or as_of
+    paid_at = moment(mapping(invoice, "status_transitions"), "paid_at") or as_of
     donations.record_recurring_payment(donations.Payment(
-        amount_cents=invoice["amount_paid"],
-        currency=invoice["currency"],
+        amount_cents=amount(invoice, "amount_paid", required=True),
+        currency=currency(invoice, "currency", required=True),
         paid_at=paid_at,
-        email=invoice.get("customer_email"),
-        name=invoice.get("customer_name") or "",
-        customer_id=_id(invoice.get("customer")),
-        gift_public_id=metadata.get("gift"),
-        billing_reason=invoice.get("billing_reason"),
-        invoice_id=invoice["id"],
+        email=text(invoice, "customer_email", max_length=320),
+        name=_name(invoice, "customer_name"),
+        customer_id=object_id(invoice, "customer"),
+        gift_public_id=values.get("gift"),
+        billing_reason=text(invoice, "billing_reason", max_length=40),
+        invoice_id=text(invoice, "id", required=True),
         payment_intent_id=_invoice_payment_intent(invoice, gateway),
         subscription_id=subscription_id,
     ), gift, as_of)
@@ -178,16 +204,16 @@ def on_invoice_paid(invoice: StripeObject, as_of: datetime, gateway: Gateway) ->
 
 
 def on_invoice_payment_failed(invoice: StripeObject, as_of: datetime, gateway: Gateway) -> str:
-    subscription_id, metadata = _subscription_details(invoice)
-    if not subscription_id or not is_donation(metadata):
+    subscription_id, values = _subscription_details(invoice)
+    if not subscription_id or not is_donation(values):
         return IGNORED
     gift = _gift_for_invoice(invoice, as_of, gateway)
     donations.record_payment_failure(
         gift,
-        invoice_id=invoice["id"],
-        attempt_count=invoice.get("attempt_count") or 1,
-        amount_cents=invoice.get("amount_due") or 0,
-        currency=invoice["currency"],
+        invoice_id=text(invoice, "id", required=True),
+        attempt_count=min(amount(invoice, "attempt_count") or 1, 1000),
+        amount_cents=amount(invoice, "amount_due") or 0,
+        currency=currency(invoice, "currency", required=True),
         failed_at=as_of,
         update_card_link=external_url("donations.giving"),
     )
@@ -198,41 +224,46 @@ def on_invoice_payment_failed(invoice: StripeObject, as_of: datetime, gateway: G
 
 def on_subscription_changed(subscription: StripeObject, as_of: datetime,
                             gateway: Gateway) -> str:
-    metadata = subscription.get("metadata") or {}
-    if not is_donation(metadata):
+    values = _gift_metadata(subscription)
+    if not is_donation(values):
         return IGNORED
-    items = (subscription.get("items") or {}).get("data") or [{}]
-    item = items[0]
-    price = item.get("price") or {}
-    interval = (price.get("recurring") or {}).get("interval")
-    unit_amount = price.get("unit_amount")
-    details = subscription.get("cancellation_details") or {}
-    ended = subscription.get("status") == donations.CANCELED
-    customer_id = _id(subscription.get("customer"))
+    subscription_id = text(subscription, "id", required=True)
+    item = (items(subscription, "items") or [{}])[0]
+    price = mapping(item, "price")
+    interval = text(mapping(price, "recurring"), "interval")
+    unit_amount = amount(price, "unit_amount")
+    quantity = amount(item, "quantity") or 1
+    details = mapping(subscription, "cancellation_details")
+    pause = mapping(subscription, "pause_collection")
+    status = text(subscription, "status", required=True)
+    ended = status == CANCELED
+    customer_id = object_id(subscription, "customer")
     donations.apply_subscription_state(donations.SubscriptionState(
-        subscription_id=subscription["id"],
+        subscription_id=subscription_id,
         as_of=as_of,
         customer_id=customer_id,
-        email=_email_if_unknown(customer_id, metadata.get("gift"), subscription["id"],
-                                gateway),
-        gift_public_id=metadata.get("gift"),
-        started_at=timestamp(subscription.get("start_date")),
-        status=subscription.get("status"),
-        amount_cents=unit_amount * (item.get("quantity") or 1) if unit_amount else None,
-        currency=subscription.get("currency"),
-        frequency=FREQUENCY_FOR_INTERVAL.get(interval) or metadata.get("frequency"),
-        campaign=metadata.get("campaign"),
-        cancel_at_period_end=bool(subscription.get("cancel_at_period_end")),
-        current_period_end=timestamp(item.get("current_period_end")),
-        ended_at=(timestamp(subscription.get("ended_at")) or as_of) if ended else None,
-        cancel_reason=details.get("comment") or details.get("feedback"),
+        email=_email_if_unknown(customer_id, values.get("gift"), subscription_id, gateway),
+        gift_public_id=values.get("gift"),
+        started_at=moment(subscription, "start_date"),
+        status=status,
+        amount_cents=unit_amount * quantity if unit_amount else None,
+        currency=currency(subscription, "currency"),
+        frequency=FREQUENCY_FOR_INTERVAL.get(interval) or values.get("frequency"),
+        campaign=values.get("campaign"),
+        cancel_at_period_end=subscription.get("cancel_at_period_end") is True,
+        cancel_at=moment(subscription, "cancel_at"),
+        collection_paused=bool(pause),
+        collection_resumes_at=moment(pause, "resumes_at"),
+        current_period_end=moment(item, "current_period_end"),
+        ended_at=(moment(subscription, "ended_at") or as_of) if ended else None,
+        cancel_reason=text(details, "comment", max_length=5000) or text(details, "feedback"),
     ))
     return PROCESSED
 
 
 def on_subscription_deleted(subscription: StripeObject, as_of: datetime,
                             gateway: Gateway) -> str:
-    return on_subscription_changed({**subscription, "status": donations.CANCELED}, as_of,
+    return on_subscription_changed({**subscription, "status": CANCELED}, as_of,
                                    gateway)
 
 
@@ -246,19 +277,43 @@ def _ensure_invoice_donation_knows(payment_intent_id: str | None, gateway: Gatew
             donations.attach_payment_intent(invoice_id, payment_intent_id)
 
 
+def _refund_state(refund: StripeObject) -> donations.RefundState:
+    return donations.RefundState(refund_id=text(refund, "id", required=True),
+                                 amount=amount(refund, "amount") or 0,
+                                 status=text(refund, "status") or "succeeded")
+
+
 def on_charge_refunded(charge: StripeObject, as_of: datetime, gateway: Gateway) -> str:
-    payment_intent_id = _id(charge.get("payment_intent"))
+    payment_intent_id = object_id(charge, "payment_intent")
     _ensure_invoice_donation_knows(payment_intent_id, gateway)
-    donation = donations.apply_charge_state(charge["id"], payment_intent_id, as_of,
-                                            amount_refunded=charge.get("amount_refunded") or 0)
+    # The refunds come along only when expanded; refund events tell of each one anyway.
+    donation = donations.apply_charge_state(
+        text(charge, "id", required=True), payment_intent_id, as_of,
+        amount_refunded=amount(charge, "amount_refunded") or 0,
+        refunds=tuple(_refund_state(refund) for refund in items(charge, "refunds")))
+    return PROCESSED if donation is not None else IGNORED
+
+
+def on_refund(refund: StripeObject, as_of: datetime, gateway: Gateway) -> str:
+    """A refund created, updated or failed: a failed one gives the amount back to the gift."""
+    charge_id = object_id(refund, "charge")
+    if not charge_id:
+        return IGNORED
+    payment_intent_id = object_id(refund, "payment_intent")
+    _ensure_invoice_donation_knows(payment_intent_id, gateway)
+    donation = donations.apply_charge_state(charge_id, payment_intent_id, as_of,
+                                            refunds=(_refund_state(refund),))
     return PROCESSED if donation is not None else IGNORED
 
 
 def on_dispute(dispute: StripeObject, as_of: datetime, gateway: Gateway) -> str:
-    payment_intent_id = _id(dispute.get("payment_intent"))
+    payment_intent_id = object_id(dispute, "payment_intent")
+    charge_id = object_id(dispute, "charge")
+    if not charge_id:
+        return IGNORED
     _ensure_invoice_donation_knows(payment_intent_id, gateway)
-    donation = donations.apply_charge_state(_id(dispute["charge"]), payment_intent_id, as_of,
-                                            dispute_status=dispute.get("status"))
+    donation = donations.apply_charge_state(charge_id, payment_intent_id, as_of,
+                                            dispute_status=text(dispute, "status"))
     return PROCESSED if donation is not None else IGNORED
 
 
@@ -274,6 +329,10 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.updated": on_subscription_changed,
     "customer.subscription.deleted": on_subscription_deleted,
     "charge.refunded": on_charge_refunded,
+    "charge.refund.updated": on_refund,
+    "refund.created": on_refund,
+    "refund.updated": on_refund,
+    "refund.failed": on_refund,
     "charge.dispute.created": on_dispute,
     "charge.dispute.updated": on_dispute,
     "charge.dispute.closed": on_dispute,
@@ -284,4 +343,4 @@ def apply_event(event: dict[str, Any], gateway: Gateway) -> str:
     handler = HANDLERS.get(event.get("type", ""))
     if handler is None:
         return IGNORED
-    return handler(event["data"]["object"], timestamp(event["created"]), gateway)
+    return handler(event["data"]["object"], moment(event, "created"), gateway)

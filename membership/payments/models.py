@@ -12,6 +12,7 @@ RECEIVED = "received"    # stored, not yet applied
 PROCESSED = "processed"  # applied
 IGNORED = "ignored"      # not about a donation, or a type we do not handle
 FAILED = "failed"        # applying it raised; Stripe (or a replay) will try again
+MALFORMED = "malformed"  # signed but not readable (its content, or an old API version): 400
 
 
 class StripeEvent(db.Model):

@@ -43,11 +43,12 @@ class SandboxGateway:
 
     def change_amount(self, gift: RecurringGift, amount_cents: int) -> None:
         deliver([event("customer.subscription.updated",
-                       gift_subscription(gift, amount_cents=amount_cents))])
+                       gift_subscription(gift, amount_cents=amount_cents), after(gift))])
 
     def cancel(self, gift: RecurringGift, reason: str) -> None:
         deliver([event("customer.subscription.deleted",
-                       gift_subscription(gift, status="canceled", reason=reason))])
+                       gift_subscription(gift, status="canceled", reason=reason),
+                       after(gift))])
 
     # Nothing to look up: sandbox events carry everything.
     def payment_intent_for_invoice(self, invoice_id: str) -> str | None:
@@ -64,6 +65,14 @@ class SandboxGateway:
 
 
 # Stripe-shaped objects ----------------------------------------------------------------------
+
+def after(gift: RecurringGift) -> int:
+    """A time for the gift's next event: now, or a second after the newest event it has
+    seen when that is later (the sandbox plays a month's events within seconds, and of
+    two events of one second either may apply first)."""
+    seen = [moment.timestamp() for moment in (gift.state_as_of, gift.status_as_of) if moment]
+    return max(int(time.time()), int(max(seen, default=0)) + 1)
+
 
 def event(event_type: str, obj: dict[str, Any], created: int | None = None) -> dict[str, Any]:
     return {
@@ -233,14 +242,15 @@ def complete_checkout(checkout: Checkout, action: str) -> None:
         event("invoice.paid", first, now),
     ]
     if action == PAY_THEN_FAIL:
-        # The next renewal, played at once: the card is declined and the gift falls due.
+        # The next renewal, played at once but a second later (Stripe's events of one
+        # second may apply in any order): the card is declined and the gift falls due.
         renewal = invoice_object(subscription_id, customer_id, donor.email,
                                  checkout.amount_cents, checkout.currency, metadata,
                                  "subscription_cycle", paid=False)
         events += [
-            event("invoice.payment_failed", renewal, now),
+            event("invoice.payment_failed", renewal, now + 1),
             event("customer.subscription.updated", {**subscription, "status": "past_due"},
-                  now),
+                  now + 1),
         ]
     deliver(events)
 
@@ -264,7 +274,7 @@ def complete_later(app: Flask, checkout_id: int, action: str, delay: float) -> N
 
 def pay_open_renewal(gift: RecurringGift) -> None:
     """The donor updated their card: Stripe retries the renewal, which now succeeds."""
-    now = int(time.time())
+    now = after(gift)  # after the failure it recovers from
     paid = invoice_object(gift.stripe_subscription_id, gift.donor.stripe_customer_id,
                           gift.donor.email, gift.amount_cents, gift.currency,
                           gift_metadata(gift), "subscription_cycle", paid=True)

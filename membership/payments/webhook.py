@@ -19,8 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from membership.donations.gateway import payment_gateway
 from membership.extensions import db
 from membership.observability import StripeEventObservation
-from membership.payments.handlers import HANDLERS, apply_event, timestamp
-from membership.payments.models import FAILED, IGNORED, PROCESSED, StripeEvent
+from membership.payments import payload
+from membership.payments.handlers import HANDLERS, apply_event
+from membership.payments.models import FAILED, IGNORED, MALFORMED, PROCESSED, StripeEvent
 from membership.sql import IMMEDIATE, insert_or_ignore
 from membership.types import utcnow
 
@@ -52,14 +53,18 @@ def verify_event(raw: bytes, signature: str | None, secret: str, livemode: bool)
         raise WebhookRejected("the body is not valid JSON") from error
     data = event.get("data") if isinstance(event, dict) else None
     if not (isinstance(data, dict) and isinstance(data.get("object"), dict)
-            and event.get("object") == "event"
-            and isinstance(event.get("id"), str) and isinstance(event.get("type"), str)
-            and isinstance(event.get("created"), int)):
+            and event.get("object") == "event" and _sane(event.get("id"), 255)
+            and _sane(event.get("type"), 100)):
         raise WebhookRejected("the body is not a Stripe event")
     if bool(event.get("livemode")) != livemode:
         mode = "live" if event.get("livemode") else "test"
         raise WebhookRejected(f"a {mode}-mode event does not belong to this deployment")
     return event
+
+
+def _sane(value, max_length: int) -> bool:
+    """Text that can be stored as an event's id or type."""
+    return isinstance(value, str) and 0 < len(value) <= max_length and "\x00" not in value
 
 
 def store_event(event: dict, raw: str) -> bool:
@@ -74,14 +79,22 @@ def store_event(event: dict, raw: str) -> bool:
     return insert_or_ignore(StripeEvent, {
         "stripe_id": event["id"],
         "type": event["type"],
-        "created": timestamp(event["created"]),
-        "api_version": event.get("api_version"),
+        # A malformed `created` is refused after storing; the row needs a time all the same.
+        "created": _created(event),
+        "api_version": str(event.get("api_version"))[:40] if event.get("api_version") else None,
         "livemode": bool(event.get("livemode")),
         "payload": raw,
         "received_at": utcnow(),
         "status": "received",
         "attempts": 0,
     }, ["stripe_id"]) is not None
+
+
+def _created(event: dict):
+    try:
+        return payload.moment(event, "created") or utcnow()
+    except payload.MalformedEvent:
+        return utcnow()
 
 
 def apply_stored_event(event: dict) -> str:
@@ -102,6 +115,10 @@ def apply_stored_event(event: dict) -> str:
 
 
 _events = StripeEvent.__table__
+# A refused copy gives way to a delivery that can be read.
+_REPLACE_REFUSED = (update(_events).where(_events.c.stripe_id == bindparam("event_id"),
+                                          _events.c.status == MALFORMED)
+                    .values(payload=bindparam("payload"), api_version=bindparam("api_version")))
 _LOCK_EVENT = (select(_events.c.status)
                .where(_events.c.stripe_id == bindparam("event_id")).with_for_update())
 _MARK_APPLIED = (update(_events).where(_events.c.stripe_id == bindparam("event_id"))
@@ -109,27 +126,50 @@ _MARK_APPLIED = (update(_events).where(_events.c.stripe_id == bindparam("event_i
                          processed_at=bindparam("applied_at"), last_error=None))
 
 
-def _record_failure(stripe_id: str, error: Exception) -> None:
+def _record_failure(stripe_id: str, error: Exception, status: str = FAILED) -> None:
     stored = db.session.scalar(select(StripeEvent).where(StripeEvent.stripe_id == stripe_id))
-    stored.status = FAILED
+    stored.status = status
     stored.attempts += 1
     stored.last_error = f"{type(error).__name__}: {error}"[:4000]
+
+
+def _refuse(event: dict, raw: str, reason: str, observation) -> Outcome:
+    """A signed event we cannot read: kept (status malformed, with the reason) for staff to
+    see, answered 400, never applied in part. A later delivery of the same event in a
+    form we can read (the endpoint's API version, say) replaces it and is applied."""
+    current_app.logger.warning("refused Stripe event %s: %s", event["id"], reason)
+    try:
+        _record_failure(event["id"], payload.MalformedEvent(reason), MALFORMED)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+    observation.finish(MALFORMED, reason=reason)
+    return Outcome(400, {"error": "rejected", "reason": reason, "event": event["id"]})
 
 
 def ingest_event(event: dict, raw: str) -> Outcome:
     """Store, then apply, committing each step; never raises."""
     observation = StripeEventObservation(event, HANDLERS)
+    problem = payload.envelope_problem(event)
     try:
         is_new = store_event(event, raw)
+        if not is_new and problem is None:
+            db.session.execute(_REPLACE_REFUSED, {"event_id": event["id"], "payload": raw,
+                                                  "api_version": event.get("api_version")})
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
         current_app.logger.exception("could not store Stripe event %s", event.get("id"))
         observation.finish("store_failed")
         return Outcome(503, {"error": "could not store the event; please retry"})
+    if problem is not None:
+        return _refuse(event, raw, problem, observation)
     try:
         status = apply_stored_event(event)
         db.session.commit()
+    except payload.MalformedEvent as error:
+        db.session.rollback()
+        return _refuse(event, raw, str(error), observation)
     except Exception as error:  # any failure: roll back, keep the reason, let Stripe retry
         db.session.rollback()
         current_app.logger.exception("could not apply Stripe event %s", event["id"])
