@@ -88,7 +88,12 @@ def register_extensions(app: Flask) -> None:
 def register_domains(app: Flask) -> None:
     """Wire the domains together: the payment gateway, the signals other domains answer,
     and what donations ask of campaigns without importing them."""
-    from membership.accounts.signals import account_deleting, account_exporting, email_verified
+    from membership.accounts.signals import (
+        account_closing,
+        account_deleting,
+        account_exporting,
+        email_verified,
+    )
     from membership.campaigns import services as campaigns
     from membership.donations import services as donations
     from membership.donations.signals import donation_changed
@@ -99,6 +104,7 @@ def register_domains(app: Flask) -> None:
 
     init_gateway(app)
     email_verified.connect(donations.link_donor_to_account, weak=False)
+    account_closing.connect(donations.cancel_recurring_gifts, weak=False)
     account_deleting.connect(donations.anonymize_donor_records, weak=False)
     account_exporting.connect(donations.export_giving, weak=False)
     account_exporting.connect(donations.export_recurring_gifts, weak=False)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from membership.donations.models import Checkout, Donation, Donor, RecurringGift
 from membership.extensions import db
+from membership.mail.services import render_message
 from tests.builders import last_link, make_campaign, outbox
 from tests.conftest import Browserless
 
@@ -277,6 +278,21 @@ def test_deleting_the_account_keeps_anonymized_gifts(client, forms, reader):
     assert donation.amount_cents == 3600
     assert donation.donor.email.endswith("@anonymized.invalid")
     assert donation.donor.user_id is None and donation.dedication_name is None
+
+
+def test_deleting_the_account_cancels_a_sandbox_gift_and_says_so(client, forms, reader):
+    pay(forms, give(forms, email="reader@example.org", amount="18", frequency="monthly"))
+    forms.login("reader@example.org", "a sturdy passphrase")
+    response = forms.post("/account/delete", {"password": "a sturdy passphrase",
+                                              "confirm": "y"}, page="/account")
+    assert response.status_code == 302
+    db.session.rollback()
+    gift = db.session.scalar(select(RecurringGift))
+    assert gift.status == "canceled" and gift.cancel_reason == "The donor deleted their account."
+    assert gift.donor.email.endswith("@anonymized.invalid")  # kept for the reports
+    [goodbye] = [m for m in outbox("reader@example.org")
+                 if m.template == "accounts/account_deleted"]
+    assert "cancelled: nothing more will be charged" in render_message(goodbye).text_body
 
 
 def test_the_anonymous_gift_form_is_served_from_cache_with_each_visitors_own_token(app):

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from membership.accounts.models import User
 from membership.donations.models import Checkout, Donor, RecurringGift
 from membership.extensions import db
 from tests import stripe_payloads as sp
-from tests.builders import make_campaign, make_user
+from tests.builders import make_campaign, make_user, outbox
 
 GIFT = {"email": "donor@example.org", "currency": "usd", "frequency": "once", "amount": "36"}
 
@@ -163,6 +164,35 @@ def test_a_cancellation_stripe_refuses_keeps_no_reason(forms, fake_stripe, donor
     db.session.rollback()
     gift = db.session.get(RecurringGift, donor_with_gift.id)
     assert gift.cancel_reason is None and gift.status == "active"
+
+
+def test_deleting_the_account_cancels_the_gift_at_stripe_first(client, forms, fake_stripe,
+                                                                donor_with_gift):
+    response = forms.post("/account/delete", {"password": "a sturdy passphrase",
+                                              "confirm": "y"}, page="/account")
+    assert response.status_code == 302
+    [cancel] = fake_stripe.calls("DELETE", "/v1/subscriptions/sub_donor")
+    assert cancel.params["cancellation_details[comment]"] == "The donor deleted their account."
+    db.session.rollback()
+    assert db.session.scalar(select(User)) is None
+    [goodbye] = outbox("donor@example.org")
+    assert goodbye.template == "accounts/account_deleted"
+    assert goodbye.context["stopped"] == [
+        "Your recurring gift of $18 a month is cancelled: nothing more will be charged."]
+    home = client.get("/").get_data(as_text=True)
+    assert "Your recurring gift of $18 a month is cancelled" in home
+
+
+def test_an_account_whose_gift_stripe_will_not_cancel_is_kept(forms, fake_stripe,
+                                                              donor_with_gift):
+    fake_stripe.fail_next = 10
+    response = forms.post("/account/delete", {"password": "a sturdy passphrase",
+                                              "confirm": "y"}, page="/account")
+    assert response.status_code == 422
+    assert "account was not deleted" in response.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.scalar(select(User)).email == "donor@example.org"
+    assert db.session.get(RecurringGift, donor_with_gift.id).donor.email == "donor@example.org"
 
 
 # Reconciliation -----------------------------------------------------------------------------------

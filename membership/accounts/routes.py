@@ -297,12 +297,14 @@ def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         try:
-            services.delete_account(current_user, form.password.data)
+            stopped = services.delete_account(current_user, form.password.data)
         except services.AccountError as error:
             form.password.errors.append(str(error))
         else:
             db.session.commit()
             logout_user()
             flash(_("Your account and personal data have been deleted."), "info")
+            for sentence in stopped:
+                flash(sentence, "info")
             return redirect(url_for("site.home"))
     return _account_page(INVALID, delete_form=form)

@@ -14,7 +14,12 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from membership.accounts.models import User, new_session_token
 from membership.accounts.sessions import end_other_sessions
-from membership.accounts.signals import account_deleting, account_exporting, email_verified
+from membership.accounts.signals import (
+    account_closing,
+    account_deleting,
+    account_exporting,
+    email_verified,
+)
 from membership.extensions import db
 from membership.mail.services import forget_recipient, queue_mail
 from membership.sql import insert_or_ignore
@@ -316,10 +321,14 @@ def export_user_data(user: User) -> dict[str, Any]:
     return data
 
 
-def delete_account(user: User, password: str) -> None:
-    """Delete the account and the personal data other domains keep about it."""
+def delete_account(user: User, password: str) -> list[str]:
+    """Delete the account and the personal data other domains keep about it. First,
+    outside services stop what would outlive it (`account_closing`, which may commit on
+    its own); returns what they stopped, for the confirmation page and the goodbye mail."""
     if not _check_password(user.password_hash, password):
         raise AccountError(_("Your password is not correct."))
+    stopped = [sentence for _receiver, sentences in account_closing.send(user)
+               for sentence in sentences or ()]
     email, proven = user.email, user.is_verified
     account_deleting.send(user)
     db.session.delete(user)
@@ -327,4 +336,6 @@ def delete_account(user: User, password: str) -> None:
     # An unverified address may be a stranger's: their mail stays, and they get none.
     if proven:
         forget_recipient(email)
-        queue_mail(email, "accounts/account_deleted", _("Your account has been deleted"))
+        queue_mail(email, "accounts/account_deleted", _("Your account has been deleted"),
+                   stopped=stopped)
+    return stopped

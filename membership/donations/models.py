@@ -31,6 +31,8 @@ PENDING, PROCESSING, PAID, FAILED = "pending", "processing", "paid", "failed"
 # failed charge. incomplete, incomplete_expired, unpaid, paused and canceled bring nothing.
 ACTIVE, TRIALING, PAST_DUE, CANCELED = "active", "trialing", "past_due", "canceled"
 COLLECTING_STATUSES = (ACTIVE, TRIALING, PAST_DUE)
+# A subscription in these states is over for good: nothing to cancel.
+ENDED_STATUSES = (CANCELED, "incomplete_expired")
 
 # Donation states, derived from refunds and disputes (see services.donation_status)
 SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED, DISPUTED, REVERSED = (

@@ -28,11 +28,13 @@ from sqlalchemy import (
 )
 
 from membership.accounts.models import User
-from membership.accounts.services import normalize_email
+from membership.accounts.services import AccountError, normalize_email
+from membership.donations.gateway import GatewayError, payment_gateway
 from membership.donations.models import (
     ACTIVE,
     CANCELED,
     DISPUTED,
+    ENDED_STATUSES,
     LONG_GAP,
     LOST_DISPUTE_STATES,
     ONCE,
@@ -43,6 +45,7 @@ from membership.donations.models import (
     REFUNDED,
     REVERSED,
     SUCCEEDED,
+    YEARLY,
     ChargeRefund,
     ChargeState,
     Checkout,
@@ -54,7 +57,7 @@ from membership.donations.models import (
     PaymentFailure,
     RecurringGift,
 )
-from membership.donations.money import cover_fee
+from membership.donations.money import cover_fee, format_money
 from membership.donations.signals import DonationChange, donation_changed
 from membership.extensions import db
 from membership.mail.services import queue_mail
@@ -109,6 +112,29 @@ def link_donor_to_account(user: User) -> None:
     if donor is not None and donor.user_id is None:
         donor.user_id = user.id
         db.session.flush()
+
+
+def cancel_recurring_gifts(user: User) -> list[str]:
+    """Account deletion: stop the reader's recurring gifts at the payment service first,
+    so that nothing goes on charging a donor who can no longer see or cancel it. A gift
+    the service will not cancel keeps the account (AccountError), and says which."""
+    stopped = []
+    for gift in recurring_gifts_for(user):
+        if gift.status in ENDED_STATUSES:
+            continue
+        amount = format_money(gift.amount_cents, gift.currency)
+        description = (_("%(amount)s a year", amount=amount) if gift.frequency == YEARLY
+                       else _("%(amount)s a month", amount=amount))
+        try:
+            payment_gateway().cancel(gift, "The donor deleted their account.")
+        except GatewayError as error:
+            raise AccountError(_(
+                "We could not stop your recurring gift of %(gift)s (%(reason)s), so your "
+                "account was not deleted. Please try again in a moment.",
+                gift=description, reason=error)) from error
+        stopped.append(_("Your recurring gift of %(gift)s is cancelled: nothing more will "
+                         "be charged.", gift=description))
+    return stopped
 
 
 def anonymize_donor_records(user: User) -> None:
