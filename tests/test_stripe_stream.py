@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from membership.admin.reports import Window, summary
-from membership.donations.models import Donation, RecurringGift
+from membership.donations.models import Checkout, Donation, RecurringGift
 from membership.extensions import db
 from membership.payments.models import StripeEvent
 from tests import stripe_payloads as sp
@@ -299,3 +299,41 @@ def test_staff_see_a_malformed_event_and_its_reason(send, client, forms, staff):
     assert evt["id"] in listing
     detail = client.get(f"/admin/events/{evt['id']}").get_data(as_text=True)
     assert "amount_total" in detail
+
+
+# 7. A Payment Link's yearly gift -------------------------------------------------------------
+
+def test_a_payment_links_yearly_gift_is_yearly_from_its_first_invoice(send):
+    sub_id, customer = sp.fresh_id("sub"), sp.fresh_id("cus")
+    link_metadata = {"purpose": "donation"}  # what staff type on a Payment Link
+    first = sp.invoice(subscription_id=sub_id, customer=customer, amount=12000,
+                       billing_reason="subscription_create", metadata=link_metadata)
+    start = int(time.time()) - 60
+    first["lines"]["data"][0]["period"] = {"start": start, "end": start + 365 * 86400}
+    send(sp.event("invoice.paid", first, start))
+    assert gift(sub_id).frequency == "yearly"
+    assert only_donation().frequency == "yearly"
+    send(sp.event("customer.subscription.created", sp.subscription(
+        sub_id, customer=customer, amount=12000, interval="year", metadata=link_metadata),
+        start))
+    assert gift(sub_id).frequency == "yearly"
+    assert collecting_today() == (1, 1000)
+
+
+# An expired checkout -------------------------------------------------------------------------
+
+def test_an_expired_checkout_abandons_the_pending_gift(app, send, forms):
+    response = forms.post("/donate", {"amount": "36", "frequency": "once",
+                                      "email": EMAIL, "currency": "usd"})
+    assert response.status_code == 303
+    db.session.rollback()
+    checkout = db.session.scalar(select(Checkout))
+    session = sp.checkout_session(payment_status="unpaid", amount=3600,
+                                  metadata={"purpose": "donation", "gift": checkout.public_id},
+                                  session_id=checkout.stripe_session_id)
+    session["status"] = "expired"
+    assert send(sp.event("checkout.session.expired", session)).status_code == 200
+    db.session.rollback()
+    assert db.session.get(Checkout, checkout.id).status == "expired"
+    page = forms.client.get(f"/donate/thank-you?gift={checkout.public_id}")
+    assert "did not go through" in page.get_data(as_text=True)

@@ -26,6 +26,7 @@ INTERVALS = {MONTHLY: "month", YEARLY: "year"}  # our frequency → Stripe's rec
 
 # Checkout (pending gift) states
 PENDING, PROCESSING, PAID, FAILED = "pending", "processing", "paid", "failed"
+EXPIRED = "expired"  # the donor left Stripe's payment page; it closed after 24 hours
 
 # Stripe's subscription statuses in which it charges the donor, or is still retrying a
 # failed charge. incomplete, incomplete_expired, unpaid, paused and canceled bring nothing.

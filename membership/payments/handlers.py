@@ -7,19 +7,21 @@ insert-or-ignore on Stripe ids and compare event times."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from membership.donations import services as donations
 from membership.donations.gateway import Gateway, GatewayError
 from membership.donations.models import (
     CANCELED,
+    EXPIRED,
     FAILED,
     FREQUENCIES,
     INTERVALS,
     MONTHLY,
     PAID,
     PROCESSING,
+    YEARLY,
 )
 from membership.payments.gateway import paid_payment_intent
 from membership.payments.models import IGNORED, PROCESSED
@@ -37,6 +39,8 @@ from membership.payments.payload import (
 from membership.urls import external_url
 
 StripeObject = dict[str, Any]
+# Longer than any month, shorter than any year: a line billing more is a yearly gift's.
+YEARLY_PERIOD = timedelta(days=200)
 FREQUENCY_FOR_INTERVAL = {interval: frequency for frequency, interval in INTERVALS.items()}
 
 
@@ -130,6 +134,15 @@ def on_async_payment_failed(session: StripeObject, as_of: datetime, gateway: Gat
     return PROCESSED
 
 
+def on_checkout_expired(session: StripeObject, as_of: datetime, gateway: Gateway) -> str:
+    """The payment page closed unpaid: the pending gift is abandoned (a paid one stays)."""
+    values = _gift_metadata(session)
+    if not is_donation(values):
+        return IGNORED
+    donations.mark_checkout(values.get("gift"), text(session, "id", required=True), EXPIRED)
+    return PROCESSED
+
+
 def _record_session_payment(session: StripeObject, as_of: datetime) -> str:
     values = _gift_metadata(session)
     donations.record_one_time_payment(donations.Payment(
@@ -166,10 +179,22 @@ def _gift_for_invoice(invoice: StripeObject, as_of: datetime, gateway: Gateway):
         gift_public_id=values.get("gift"),
         amount_cents=amount(invoice, "amount_due"),
         currency=currency(invoice, "currency"),
-        frequency=values.get("frequency") or MONTHLY,
+        frequency=values.get("frequency") or _billing_frequency(invoice),
         campaign=values.get("campaign"),
         authoritative=False,
     ))
+
+
+def _billing_frequency(invoice: StripeObject) -> str:
+    """Monthly or yearly, from the period the invoice's subscription line bills: a Payment
+    Link's gift carries no frequency in its metadata, and its invoice can arrive before
+    its subscription (basil's invoice lines name the price but not its interval)."""
+    for line in items(invoice, "lines"):
+        period = mapping(line, "period")
+        start, end = moment(period, "start"), moment(period, "end")
+        if start and end and end - start > YEARLY_PERIOD:
+            return YEARLY
+    return MONTHLY
 
 
 def _invoice_payment_intent(invoice: StripeObject, gateway: Gateway) -> str | None:
@@ -323,6 +348,7 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": on_checkout_completed,
     "checkout.session.async_payment_succeeded": on_async_payment_succeeded,
     "checkout.session.async_payment_failed": on_async_payment_failed,
+    "checkout.session.expired": on_checkout_expired,
     "invoice.paid": on_invoice_paid,
     "invoice.payment_failed": on_invoice_payment_failed,
     "customer.subscription.created": on_subscription_changed,
