@@ -45,6 +45,29 @@ def parse_site_url(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
+# Stripe's fixed fee per card payment where its standard pricing publishes one; elsewhere
+# only the percentage is added unless DONATION_FEE_FIXED names the currency.
+DEFAULT_FIXED_FEES = "usd:0.30,cad:0.30,aud:0.30,nzd:0.30,chf:0.30,eur:0.25,gbp:0.20,jpy:0"
+
+
+def per_currency(value: str, setting: str, bare: str = "") -> dict[str, Decimal]:
+    """`usd:0.30,eur:0.25` as {"usd": Decimal("0.30"), …}, or ConfigError with the reason.
+    A figure without a currency (`0.30`, as this setting once was) is `bare`'s."""
+    amounts = {}
+    for part in filter(None, (piece.strip() for piece in value.split(","))):
+        code, _, amount = part.rpartition(":") if ":" in part else (bare, "", part)
+        try:
+            figure = Decimal(amount.strip())
+        except ArithmeticError:
+            figure = None
+        code = code.strip().lower()
+        if not (len(code) == 3 and code.isascii() and code.isalpha()) or figure is None \
+                or not figure.is_finite() or figure < 0:
+            raise ConfigError(f"{setting} must look like usd:0.30,eur:0.25 (not {part!r})")
+        amounts[code] = figure
+    return amounts
+
+
 def load_config(instance_path: str, environ: Mapping[str, str] | None = None) -> dict:
     """Build the settings dict for `MEMBERSHIP_ENV` from `environ` (default: os.environ)."""
     env = os.environ if environ is None else environ
@@ -152,9 +175,16 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
                                         "1 Example Street, Washington, DC 20001, USA"),
         "ORGANIZATION_TAX_ID": env.get("ORGANIZATION_TAX_ID", "00-0000000"),
         "DONATION_MIN_AMOUNT": Decimal(env.get("DONATION_MIN_AMOUNT", "1.00")),
+        # Per currency, over DONATION_MIN_AMOUNT and Stripe's own minimums (e.g. jpy:500).
+        "DONATION_MIN_AMOUNTS": per_currency(env.get("DONATION_MIN_AMOUNTS", ""),
+                                             "DONATION_MIN_AMOUNTS"),
         "DONATION_MAX_AMOUNT": Decimal(env.get("DONATION_MAX_AMOUNT", "25000.00")),
         "DONATION_FEE_PERCENT": Decimal(env.get("DONATION_FEE_PERCENT", "2.9")),
-        "DONATION_FEE_FIXED": Decimal(env.get("DONATION_FEE_FIXED", "0.30")),
+        "DONATION_FEE_FIXED": {
+            **per_currency(DEFAULT_FIXED_FEES, "DONATION_FEE_FIXED"),
+            **per_currency(env.get("DONATION_FEE_FIXED", ""), "DONATION_FEE_FIXED",
+                           bare=_csv(env.get("DONATION_CURRENCIES"), "usd")[0]),
+        },
         "DONATION_SUGGESTED_AMOUNTS": {
             "once": _csv(env.get("DONATION_SUGGESTED_ONCE"), "36,100,250"),
             "monthly": _csv(env.get("DONATION_SUGGESTED_MONTHLY"), "10,18,36"),

@@ -20,7 +20,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from membership.donations.models import FREQUENCIES
-from membership.donations.money import AmountError, format_money, parse_amount, to_minor
+from membership.donations.money import (
+    STRIPE_MINIMUMS,
+    AmountError,
+    format_money,
+    parse_amount,
+    to_minor,
+)
 from membership.donations.services import campaign_offer
 from membership.types import utcnow
 
@@ -28,11 +34,22 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FREQUENCY_LABELS = {"once": _l("Once"), "monthly": _l("Monthly"), "yearly": _l("Yearly")}
 
 
+def minimum_gift(currency: str) -> Decimal:
+    """The smallest gift in `currency`, in major units: the currency's own setting, else
+    DONATION_MIN_AMOUNT, and never below what Stripe charges at the least."""
+    config = current_app.config
+    own = config["DONATION_MIN_AMOUNTS"].get(currency.lower())
+    if own is not None:
+        return own
+    return max(config["DONATION_MIN_AMOUNT"],
+               Decimal(STRIPE_MINIMUMS.get(currency.lower(), "0")))
+
+
 def check_amount(text: str | None, currency: str) -> int:
     """Minor units for a typed amount within the configured limits, or AmountError."""
     amount = parse_amount(text, currency)
     config = current_app.config
-    minimum: Decimal = config["DONATION_MIN_AMOUNT"]
+    minimum = minimum_gift(currency)
     maximum: Decimal = config["DONATION_MAX_AMOUNT"]
     if amount < minimum:
         raise AmountError(_("The smallest gift we can accept is %(amount)s.",

@@ -13,9 +13,25 @@ from flask_babel import gettext as _
 # https://docs.stripe.com/currencies#zero-decimal and #three-decimal
 ZERO_DECIMAL = frozenset([
     "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga",
-    "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
+    "pyg", "rwf", "vnd", "vuv", "xaf", "xof", "xpf",
 ])
 THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+# https://docs.stripe.com/currencies#special-cases: Stripe takes these in two-decimal minor
+# units but only whole amounts (ISK and UGX are zero-decimal to people, so 500 ISK is sent
+# as 50000; HUF and TWD pay out in whole units).
+WHOLE_UNITS = frozenset(["huf", "isk", "twd", "ugx"])
+
+# Stripe's smallest charge per currency, in major units (docs.stripe.com/currencies#minimum-
+# and-maximum-charge-amounts); elsewhere the configured minimum alone applies.
+STRIPE_MINIMUMS = {
+    "usd": "0.50", "aed": "2.00", "aud": "0.50", "bgn": "1.00", "brl": "0.50", "cad": "0.50",
+    "chf": "0.50", "czk": "15.00", "dkk": "2.50", "eur": "0.50", "gbp": "0.30", "hkd": "4.00",
+    "huf": "175", "inr": "0.50", "jpy": "50", "mxn": "10", "myr": "2", "nok": "3.00",
+    "nzd": "0.50", "pln": "2.00", "ron": "2.00", "sek": "3.00", "sgd": "0.50", "thb": "10",
+    # Not in Stripe's table, which asks for about USD 0.50: rounded up from 2026 rates.
+    "ils": "2.00", "pkr": "150", "afn": "40", "isk": "100", "twd": "20", "ugx": "2000",
+    "kwd": "0.200", "bhd": "0.200", "omr": "0.200", "jod": "0.400", "tnd": "2.000",
+}
 
 # "36", "36.5", "1,000", "1,000.50": digits with optional comma thousands and decimals.
 AMOUNT_PATTERN = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$", re.ASCII)
@@ -32,12 +48,32 @@ class AmountError(ValueError):
 
 
 def exponent(currency: str) -> int:
+    """Decimals of the currency's minor unit as Stripe's API counts them."""
     currency = currency.lower()
     if currency in ZERO_DECIMAL:
         return 0
     if currency in THREE_DECIMAL:
         return 3
     return 2
+
+
+def step(currency: str) -> int:
+    """The minor units a Stripe amount must be a multiple of: ten for three-decimal
+    currencies (the last digit is 0), a hundred for the whole-unit special cases."""
+    currency = currency.lower()
+    if currency in THREE_DECIMAL:
+        return 10
+    if currency in WHOLE_UNITS:
+        return 100
+    return 1
+
+
+def decimals_typed(currency: str) -> int:
+    """How many decimals a person may type: fewer than the API's where Stripe asks so."""
+    currency = currency.lower()
+    if currency in WHOLE_UNITS:
+        return 0
+    return exponent(currency) - (1 if currency in THREE_DECIMAL else 0)
 
 
 def parse_amount(text: str | None, currency: str) -> Decimal:
@@ -55,7 +91,10 @@ def parse_amount(text: str | None, currency: str) -> Decimal:
     except InvalidOperation as error:  # the pattern already guards; kept for safety
         raise AmountError(_("Please enter the amount as a number, like 36 or 36.50.")) from error
     decimals = -amount.as_tuple().exponent if amount.as_tuple().exponent < 0 else 0
-    allowed = exponent(currency)
+    allowed = decimals_typed(currency)
+    # A three-decimal currency's amount may be typed with its third decimal, if it is 0.
+    if currency.lower() in THREE_DECIMAL and decimals == allowed + 1:
+        decimals = _significant_decimals(amount)
     if decimals > allowed:
         if allowed == 0:
             raise AmountError(_("%(currency)s amounts have no decimals.",
@@ -64,6 +103,12 @@ def parse_amount(text: str | None, currency: str) -> Decimal:
     if amount <= 0:
         raise AmountError(_("The amount must be more than zero."))
     return amount
+
+
+def _significant_decimals(amount: Decimal) -> int:
+    """`1.250` has two significant decimals: a trailing zero is typed, not meant."""
+    exponent_ = amount.normalize().as_tuple().exponent
+    return -exponent_ if isinstance(exponent_, int) and exponent_ < 0 else 0
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
@@ -93,7 +138,10 @@ def cover_fee(amount_minor: int, currency: str, percent: Decimal, fixed_major: D
     fixed_minor = to_minor_ceiling(fixed_major, currency)
     gross = ((Decimal(amount_minor) + fixed_minor) / (Decimal(1) - rate)).to_integral_value(
         ROUND_CEILING)
-    return int(gross) - amount_minor
+    # Up to the amount Stripe accepts in the currency (a multiple of ten fils, of 100 aurar).
+    unit = step(currency)
+    gross = -(-int(gross) // unit) * unit
+    return gross - amount_minor
 
 
 def to_minor_ceiling(amount: Decimal, currency: str) -> int:

@@ -163,6 +163,7 @@ def donate():
     html = render_template(
         "donations/donate.html", form=form, fee_preview=_fee_preview(form), offer=offer,
         suggested=_suggested_amounts(offer),
+        fee_fixed=services.fixed_fee(form.currency.data or "usd"),
     )
     if _cacheable():
         _remember_page(html, form)

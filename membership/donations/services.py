@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import cache
 
 from flask import current_app
@@ -225,7 +226,12 @@ def campaign_offer(slug: str | None) -> CampaignOffer | None:
 def fee_for(amount_cents: int, currency: str) -> int:
     config = current_app.config
     return cover_fee(amount_cents, currency, config["DONATION_FEE_PERCENT"],
-                     config["DONATION_FEE_FIXED"])
+                     fixed_fee(currency))
+
+
+def fixed_fee(currency: str) -> Decimal:
+    """The fixed part of the card fee in `currency`'s major units (DONATION_FEE_FIXED)."""
+    return current_app.config["DONATION_FEE_FIXED"].get(currency.lower(), Decimal(0))
 
 
 def start_checkout(choice: GiftChoice) -> Checkout:
