@@ -337,3 +337,21 @@ def test_an_expired_checkout_abandons_the_pending_gift(app, send, forms):
     assert db.session.get(Checkout, checkout.id).status == "expired"
     page = forms.client.get(f"/donate/thank-you?gift={checkout.public_id}")
     assert "did not go through" in page.get_data(as_text=True)
+
+
+# A renewal the bank wants confirmed ----------------------------------------------------------
+
+def test_a_renewal_needing_authentication_mails_the_hosted_invoice_link_once(send):
+    sub_id, customer = sp.fresh_id("sub"), sp.fresh_id("cus")
+    start = int(time.time()) - 3600
+    for evt in subscription_start(sub_id, customer, start):
+        send(evt)
+    renewal = sp.invoice(subscription_id=sub_id, customer=customer, paid=False)
+    renewal["hosted_invoice_url"] = "https://invoice.stripe.com/i/acct_test/confirm"
+    send(sp.event("invoice.payment_action_required", renewal, start + 60))
+    send(sp.event("invoice.payment_failed", renewal, start + 60))  # Stripe sends both
+    mails = [m for m in outbox(EMAIL) if m.template.startswith("donations/")
+             and m.template != "donations/thank_you"]
+    assert [m.template for m in mails] == ["donations/confirm_payment"]
+    assert mails[0].context["link"] == "https://invoice.stripe.com/i/acct_test/confirm"
+    assert gift(sub_id).status == "past_due"

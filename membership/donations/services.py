@@ -548,11 +548,14 @@ def note_status(gift: RecurringGift, status: str, as_of: datetime) -> bool:
 
 def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: int,
                            amount_cents: int, currency: str, failed_at: datetime,
-                           update_card_link: str) -> bool:
+                           update_card_link: str,
+                           authentication_link: str | None = None) -> bool:
     """Record the failed charge once; mark the gift past due and e-mail the donor only
     when that is news: not when the invoice was paid since (a retry that succeeded, its
-    failure delivered late), nor when a newer event already moved the gift on. True if
-    the failure is new."""
+    failure delivered late), nor when a newer event already moved the gift on. When the
+    bank asks the donor to confirm the payment (`authentication_link`, Stripe's hosted
+    invoice page), the mail asks for that instead of a new card. One mail per attempt,
+    whichever of Stripe's two events for it comes first. True if the failure is new."""
     recovered = db.session.scalar(select(Donation.id).where(
         Donation.stripe_invoice_id == invoice_id)) is not None
     past_due = not recovered and note_status(gift, PAST_DUE, failed_at)
@@ -566,6 +569,12 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
     })
     if failure_id is None or gift.donor is None or not past_due:
         return failure_id is not None
+    if authentication_link:
+        queue_mail(gift.donor.email, "donations/confirm_payment",
+                   _("Your bank asks you to confirm your gift"),
+                   frequency=gift.frequency, amount_cents=amount_cents,
+                   currency=gift.currency, link=authentication_link)
+        return True
     queue_mail(gift.donor.email, "donations/payment_failed",
                _("Your recurring gift could not be charged"),
                frequency=gift.frequency, amount_cents=gift.amount_cents,

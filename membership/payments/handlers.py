@@ -228,7 +228,8 @@ def on_invoice_paid(invoice: StripeObject, as_of: datetime, gateway: Gateway) ->
     return PROCESSED
 
 
-def on_invoice_payment_failed(invoice: StripeObject, as_of: datetime, gateway: Gateway) -> str:
+def on_invoice_payment_failed(invoice: StripeObject, as_of: datetime, gateway: Gateway,
+                              authentication_link: str | None = None) -> str:
     subscription_id, values = _subscription_details(invoice)
     if not subscription_id or not is_donation(values):
         return IGNORED
@@ -241,8 +242,21 @@ def on_invoice_payment_failed(invoice: StripeObject, as_of: datetime, gateway: G
         currency=currency(invoice, "currency", required=True),
         failed_at=as_of,
         update_card_link=external_url("donations.giving"),
+        authentication_link=authentication_link,
     )
     return PROCESSED
+
+
+def on_invoice_action_required(invoice: StripeObject, as_of: datetime,
+                               gateway: Gateway) -> str:
+    """The renewal needs the donor to authenticate (3-D Secure): the charge has not gone
+    through yet, and the hosted invoice page is where they confirm it."""
+    link = text(invoice, "hosted_invoice_url", max_length=2000)
+    if link is not None and not link.startswith("https://"):
+        raise MalformedEvent("'hosted_invoice_url' must be an https address")
+    return on_invoice_payment_failed(invoice, as_of, gateway,
+                                     authentication_link=link or external_url(
+                                         "donations.giving"))
 
 
 # Subscriptions ----------------------------------------------------------------------------
@@ -351,6 +365,7 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.expired": on_checkout_expired,
     "invoice.paid": on_invoice_paid,
     "invoice.payment_failed": on_invoice_payment_failed,
+    "invoice.payment_action_required": on_invoice_action_required,
     "customer.subscription.created": on_subscription_changed,
     "customer.subscription.updated": on_subscription_changed,
     "customer.subscription.deleted": on_subscription_deleted,
