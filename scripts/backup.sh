@@ -15,34 +15,8 @@ pg_dump through PGPASSWORD, not on its command line. Restore with scripts/restor
 EOF
 }
 
-die() {
-    echo "backup.sh: $*" >&2
-    exit 2
-}
-
-# Sets LIBPQ_URL to the SQLAlchemy URL $1 without its driver name (postgresql+psycopg://
-# is SQLAlchemy's, libpq wants postgresql://), and moves a password to PGPASSWORD so that
-# it does not show in the process list.
-to_libpq_url() {
-    local url=$1 scheme rest userinfo password
-    case "$url" in
-        postgresql+*://* | postgresql://* | postgres://*) ;;
-        *) die "not a PostgreSQL URL: ${url%%://*}://… (SQLite: copy the file with sqlite3's .backup)" ;;
-    esac
-    scheme=${url%%://*}
-    scheme=${scheme%%+*}
-    rest=${url#*://}
-    userinfo=${rest%%@*}
-    if [[ $rest == *@* && $userinfo != */* && $userinfo != *\?* && $userinfo == *:* ]]; then
-        # Percent-decoded as libpq would (%40 is @).
-        password=${userinfo#*:}
-        password=${password//\\/\\\\}
-        PGPASSWORD=$(printf '%b' "${password//%/\\x}")
-        if [[ -n $PGPASSWORD ]]; then export PGPASSWORD; else unset PGPASSWORD; fi
-        rest="${userinfo%%:*}@${rest#*@}"
-    fi
-    LIBPQ_URL="$scheme://$rest"
-}
+# die, to_libpq_url
+source "$(dirname "${BASH_SOURCE[0]}")/postgres-url.sh"
 
 case "${1:-}" in
     -h | --help) usage; exit 0 ;;

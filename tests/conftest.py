@@ -26,6 +26,7 @@ from membership.extensions import db, limiter
 from membership.mail.services import SMTPSettings
 from tests.builders import make_user
 from tests.fake_stripe import FakeStripeServer
+from tests.stripe_payloads import post_event
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"'
@@ -153,6 +154,14 @@ def reader(app):
 @pytest.fixture
 def staff(app):
     return make_user("editor@example.org", "another sturdy passphrase", staff=True)
+
+
+@pytest.fixture
+def send(app, client):
+    """Posts a Stripe event to the webhook, signed with the app's secret."""
+    def send(evt, **kwargs):
+        return post_event(client, app, evt, **kwargs)
+    return send
 
 
 @pytest.fixture

@@ -27,13 +27,6 @@ def app_overrides(stripe_settings):
     return stripe_settings
 
 
-@pytest.fixture
-def send(app, client):
-    def send(evt, **kwargs):
-        return sp.post_event(client, app, evt, **kwargs)
-    return send
-
-
 def gift(subscription_id: str) -> RecurringGift:
     db.session.rollback()
     return db.session.scalar(
@@ -70,6 +63,15 @@ def subscription_start(sub_id: str, customer: str, created: int) -> list[dict]:
     ]
 
 
+def started_gift(send, start: int) -> tuple[str, str]:
+    """A monthly gift whose checkout's events all came at `start`; its subscription and
+    customer ids."""
+    sub_id, customer = sp.fresh_id("sub"), sp.fresh_id("cus")
+    for evt in subscription_start(sub_id, customer, start):
+        send(evt)
+    return sub_id, customer
+
+
 # 1. Same-second ties ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
@@ -85,10 +87,8 @@ def test_a_checkout_in_one_second_ends_active_in_any_order(send, order):
 # 2. Side effects follow state ----------------------------------------------------------------
 
 def test_a_failure_delivered_after_its_recovery_mails_nobody(send):
-    sub_id, customer = sp.fresh_id("sub"), sp.fresh_id("cus")
     start = int(time.time()) - 3600
-    for evt in subscription_start(sub_id, customer, start):
-        send(evt)
+    sub_id, customer = started_gift(send, start)
     renewal = sp.invoice(subscription_id=sub_id, customer=customer, paid=False)
     paid = {**renewal, "amount_paid": 1800, "status": "paid", "attempt_count": 2}
     send(sp.event("invoice.paid", paid, start + 120))
@@ -140,9 +140,7 @@ def test_a_lost_dispute_under_appeal_stays_lost_until_won(send):
 # 4. Not collecting ---------------------------------------------------------------------------
 
 def _running_gift(send) -> tuple[str, str]:
-    sub_id, customer = sp.fresh_id("sub"), sp.fresh_id("cus")
-    for evt in subscription_start(sub_id, customer, int(time.time()) - 3600):
-        send(evt)
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
     assert collecting_today() == (1, 1800)
     return sub_id, customer
 
@@ -342,10 +340,8 @@ def test_an_expired_checkout_abandons_the_pending_gift(app, send, forms):
 # A renewal the bank wants confirmed ----------------------------------------------------------
 
 def test_a_renewal_needing_authentication_mails_the_hosted_invoice_link_once(send):
-    sub_id, customer = sp.fresh_id("sub"), sp.fresh_id("cus")
     start = int(time.time()) - 3600
-    for evt in subscription_start(sub_id, customer, start):
-        send(evt)
+    sub_id, customer = started_gift(send, start)
     renewal = sp.invoice(subscription_id=sub_id, customer=customer, paid=False)
     renewal["hosted_invoice_url"] = "https://invoice.stripe.com/i/acct_test/confirm"
     send(sp.event("invoice.payment_action_required", renewal, start + 60))

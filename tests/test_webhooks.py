@@ -26,13 +26,6 @@ def app_overrides(stripe_settings):
     return stripe_settings
 
 
-@pytest.fixture
-def send(app, client):
-    def send(evt, **kwargs):
-        return sp.post_event(client, app, evt, **kwargs)
-    return send
-
-
 def count(model) -> int:
     db.session.rollback()
     return db.session.scalar(select(func.count()).select_from(model))
