@@ -7,6 +7,7 @@ signs them with the webhook secret and delivers them through the real webhook in
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import threading
 import time
@@ -236,11 +237,15 @@ def complete_checkout(checkout: Checkout, action: str) -> None:
                                        checkout.frequency, checkout.amount_cents, metadata, now)
     first = invoice_object(subscription_id, customer_id, donor.email, checkout.amount_cents,
                            checkout.currency, metadata, "subscription_create", paid=True)
+    # As Stripe does: the subscription is created incomplete and turns active once its
+    # first invoice is paid, all in one second, and its events may come in any order.
     events = [
-        event("customer.subscription.created", subscription, now),
+        event("customer.subscription.created", {**subscription, "status": "incomplete"}, now),
         event("checkout.session.completed", session, now),
         event("invoice.paid", first, now),
+        event("customer.subscription.updated", subscription, now),
     ]
+    _shuffle(events)
     if action == PAY_THEN_FAIL:
         # The next renewal, played at once but a second later (Stripe's events of one
         # second may apply in any order): the card is declined and the gift falls due.
@@ -253,6 +258,11 @@ def complete_checkout(checkout: Checkout, action: str) -> None:
                   now + 1),
         ]
     deliver(events)
+
+
+def _shuffle(events: list[dict]) -> None:
+    """Stripe promises no order; neither does the sandbox (not a secret: no CSPRNG)."""
+    random.shuffle(events)  # nosec B311
 
 
 def complete_later(app: Flask, checkout_id: int, action: str, delay: float) -> None:
