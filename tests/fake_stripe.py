@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -29,6 +30,10 @@ class FakeStripe:
     events: list[dict] = field(default_factory=list)          # newest first, as Stripe lists
     invoice_payments: dict[str, str | list] = field(default_factory=dict)  # invoice → pi(s)
     customers: dict[str, str] = field(default_factory=dict)   # customer id → e-mail
+    objects: dict[str, dict] = field(default_factory=dict)    # id → Stripe's current object
+    # Called with the path of each request before it is answered (to look at our database
+    # while the app waits for Stripe).
+    while_answering: Callable[[str], None] | None = None
     fail_next: int = 0  # answer this many requests with a 500 first (network retries)
     url: str = ""
 
@@ -43,6 +48,8 @@ class FakeStripe:
         params.update(dict(parse_qsl(request.query_string.decode(), keep_blank_values=True)))
         self.requests.append(Recorded(request.method, request.path, params,
                                       dict(request.headers)))
+        if self.while_answering:
+            self.while_answering(request.path)
         if self.fail_next:
             self.fail_next -= 1
             return self._json({"error": {"type": "api_error", "message": "try again"}},
@@ -62,10 +69,8 @@ class FakeStripe:
         if method == "POST" and path == "/v1/billing_portal/sessions":
             return self._json({"id": "bps_fake", "object": "billing_portal.session",
                                "url": "https://billing.stripe.test/session/bps_fake"})
-        if path.startswith("/v1/subscriptions/"):
-            subscription_id = path.rsplit("/", 1)[1]
-            status = "canceled" if method == "DELETE" else "active"
-            return self._json(self.subscription(subscription_id, status))
+        if path.startswith(("/v1/subscriptions/", "/v1/charges/")):
+            return self._object(path.rsplit("/", 1)[1], method, path)
         if method == "GET" and path == "/v1/invoice_payments":
             return self._json(self._invoice_payments(params))
         if method == "GET" and path.startswith("/v1/customers/"):
@@ -76,6 +81,22 @@ class FakeStripe:
             return self._json(self._event_page(params))
         return self._json({"error": {"type": "invalid_request_error",
                                      "message": f"no fake for {method} {path}"}}, 404)
+
+    def _object(self, object_id: str, method: str, path: str) -> Response:
+        """Stripe's current subscriptions and charges: those a test put in `objects`; a
+        read of any other is Stripe's 404, a change of another subscription answers with
+        a plain one (the gift's own fields come from its events)."""
+        known = self.objects.get(object_id)
+        if known is not None:
+            if method == "DELETE":
+                known["status"] = "canceled"
+            return self._json(known)
+        if method == "GET" or path.startswith("/v1/charges/"):
+            return self._json({"error": {"type": "invalid_request_error",
+                                         "code": "resource_missing",
+                                         "message": f"No such object: '{object_id}'"}}, 404)
+        return self._json(self.subscription(object_id,
+                                            "canceled" if method == "DELETE" else "active"))
 
     def subscription(self, subscription_id: str, status: str = "active") -> dict:
         return {"id": subscription_id, "object": "subscription", "status": status,

@@ -111,6 +111,8 @@ def donor_with_gift(app, client, forms, fake_stripe):
     """A signed-in reader with an active monthly gift recorded from Stripe's events."""
     make_user("donor@example.org", "a sturdy passphrase")
     customer, sub_id = "cus_donor", "sub_donor"
+    fake_stripe.objects[sub_id] = {**fake_stripe.subscription(sub_id), "customer": customer,
+                                   "currency": "usd", "metadata": sp.MONTHLY}
     sp.post_event(client, app, sp.event("checkout.session.completed", sp.checkout_session(
         mode="subscription", subscription=sub_id, customer=customer, amount=1800,
         metadata=sp.MONTHLY)))

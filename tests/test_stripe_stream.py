@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from membership.admin.reports import Window, summary
 from membership.donations.models import Checkout, Donation, RecurringGift
@@ -351,3 +351,66 @@ def test_a_renewal_needing_authentication_mails_the_hosted_invoice_link_once(sen
     assert [m.template for m in mails] == ["donations/confirm_payment"]
     assert mails[0].context["link"] == "https://invoice.stripe.com/i/acct_test/confirm"
     assert gift(sub_id).status == "past_due"
+
+
+# Authoritative state -------------------------------------------------------------------------
+
+def test_a_subscription_is_applied_as_stripe_holds_it_now(send, fake_stripe):
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    fake_stripe.objects[sub_id] = sp.subscription(sub_id, customer=customer, status="active")
+    # A late copy, newer by its stamp than anything applied, says past_due; Stripe says
+    # the gift is active now (its retry succeeded since).
+    stale = sp.subscription(sub_id, customer=customer, status="past_due")
+    assert send(sp.event("customer.subscription.updated", stale)).status_code == 200
+    assert gift(sub_id).status == "active"
+    assert fake_stripe.calls("GET", f"/v1/subscriptions/{sub_id}")
+
+
+def test_the_events_copy_is_applied_when_stripe_cannot_be_asked(send, fake_stripe):
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    fake_stripe.objects[sub_id] = sp.subscription(sub_id, customer=customer, status="active")
+    fake_stripe.fail_next = 10
+    send(sp.event("customer.subscription.updated",
+                  sp.subscription(sub_id, customer=customer, status="past_due")))
+    assert gift(sub_id).status == "past_due"
+
+
+def test_a_charge_is_applied_as_stripe_holds_it_now(send, fake_stripe):
+    session = sp.checkout_session(amount=5000)
+    send(sp.event("checkout.session.completed", session))
+    charge_id = sp.fresh_id("ch")
+    # The refund failed since: Stripe's charge says nothing is refunded any more.
+    fake_stripe.objects[charge_id] = sp.charge(payment_intent=session["payment_intent"],
+                                               amount=5000, charge_id=charge_id)
+    send(sp.event("charge.refunded", sp.charge(payment_intent=session["payment_intent"],
+                                               amount=5000, amount_refunded=5000,
+                                               charge_id=charge_id)))
+    assert only_donation().refunded_cents == 0
+
+
+def test_stripe_is_asked_with_no_lock_held_on_the_event(app, send, fake_stripe, database_url):
+    """While the app waits for Stripe, another process can still write the event's row:
+    no transaction of the intake holds it (on SQLite, that lock is the whole database)."""
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    fake_stripe.objects[sub_id] = sp.subscription(sub_id, customer=customer)
+    evt = sp.event("customer.subscription.updated", sp.subscription(sub_id, customer=customer))
+    other = create_engine(database_url, connect_args=(
+        {"timeout": 0.2} if database_url.startswith("sqlite") else {}))
+    writes = []
+
+    def write_while_asked(path: str) -> None:
+        if path.startswith("/v1/subscriptions/"):
+            with other.begin() as connection:
+                if other.dialect.name == "postgresql":
+                    connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                writes.append(connection.execute(text(
+                    "UPDATE stripe_events SET attempts = attempts WHERE stripe_id = :id"),
+                    {"id": evt["id"]}).rowcount)
+
+    fake_stripe.while_answering = write_while_asked
+    try:
+        assert send(evt).status_code == 200
+    finally:
+        fake_stripe.while_answering = None
+        other.dispose()
+    assert writes == [1]

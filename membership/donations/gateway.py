@@ -45,6 +45,11 @@ class Gateway(Protocol):
 
     def customer_email(self, customer_id: str) -> str | None: ...
 
+    def current_object(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        """Stripe's object (`subscription` or `charge`) as it stands now, or None when it
+        cannot be asked (the caller then goes by the event's own copy)."""
+        ...
+
     def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]: ...
 
 

@@ -141,6 +141,17 @@ class StripeGateway:
         customer = self._call(self.client.v1.customers.retrieve, customer_id)
         return customer.to_dict().get("email")
 
+    def current_object(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        resource = {"subscription": self.client.v1.subscriptions,
+                    "charge": self.client.v1.charges}[kind]
+        try:
+            return resource.retrieve(object_id).to_dict()
+        except stripe.StripeError as error:
+            # Unreachable, or an object this key cannot see: the event's copy will do.
+            current_app.logger.warning("could not read %s %s from Stripe: %s", kind,
+                                       object_id, error)
+            return None
+
     def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]:
         events = self._call(self.client.v1.events.list,
                             {"created": {"gte": created_gte}, "limit": 100})

@@ -7,6 +7,7 @@ insert-or-ignore on Stripe ids and compare event times."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -380,8 +381,29 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def apply_event(event: dict[str, Any], gateway: Gateway) -> str:
+# Events whose object is applied as Stripe holds it now, not as the event's copy had it:
+# then neither the order of delivery nor a tie in one second can leave a stale state.
+CURRENT_STATE = {
+    "customer.subscription.created": "subscription",
+    "customer.subscription.updated": "subscription",
+    "customer.subscription.deleted": "subscription",
+    "charge.refunded": "charge",
+}
+
+
+@dataclass(frozen=True)
+class CurrentState:
+    """Stripe's object as read at `read_at` (which stands in for the event's time)."""
+
+    obj: StripeObject
+    read_at: datetime
+
+
+def apply_event(event: dict[str, Any], gateway: Gateway,
+                current: CurrentState | None = None) -> str:
     handler = HANDLERS.get(event.get("type", ""))
     if handler is None:
         return IGNORED
+    if current is not None:
+        return handler(current.obj, current.read_at, gateway)
     return handler(event["data"]["object"], moment(event, "created"), gateway)

@@ -61,6 +61,9 @@ class SandboxGateway:
     def customer_email(self, customer_id: str) -> str | None:
         return None
 
+    def current_object(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        return None  # the sandbox's events are the whole truth
+
     def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]:
         raise GatewayError("The sandbox keeps no event list; its events are delivered at once.")
 

@@ -20,7 +20,7 @@ from membership.donations.gateway import payment_gateway
 from membership.extensions import db
 from membership.observability import StripeEventObservation
 from membership.payments import payload
-from membership.payments.handlers import HANDLERS, apply_event
+from membership.payments.handlers import CURRENT_STATE, HANDLERS, CurrentState, apply_event
 from membership.payments.models import FAILED, IGNORED, MALFORMED, PROCESSED, StripeEvent
 from membership.sql import IMMEDIATE, insert_or_ignore
 from membership.types import utcnow
@@ -97,7 +97,21 @@ def _created(event: dict):
         return utcnow()
 
 
-def apply_stored_event(event: dict) -> str:
+def current_state(event: dict) -> CurrentState | None:
+    """Stripe's object as it stands now, for the events that are applied so. Called with
+    no transaction open and no lock held: the request to Stripe may take a while."""
+    kind = CURRENT_STATE.get(event["type"])
+    object_id = event["data"]["object"].get("id")
+    if kind is None or not isinstance(object_id, str):
+        return None
+    read_at = utcnow()
+    obj = payment_gateway().current_object(kind, object_id)
+    if not isinstance(obj, dict) or obj.get("id") != object_id:
+        return None
+    return CurrentState(obj, read_at)
+
+
+def apply_stored_event(event: dict, current: CurrentState | None = None) -> str:
     """Apply a stored event unless it already was. Flushes; the caller commits.
 
     The event row is locked first (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite),
@@ -107,7 +121,7 @@ def apply_stored_event(event: dict) -> str:
     status = connection.execute(_LOCK_EVENT, {"event_id": event["id"]}).scalar_one()
     if status in (PROCESSED, IGNORED):
         return ALREADY
-    status = apply_event(event, payment_gateway())
+    status = apply_event(event, payment_gateway(), current)
     db.session.flush()
     connection.execute(_MARK_APPLIED, {"event_id": event["id"], "outcome": status,
                                        "applied_at": utcnow()})
@@ -165,7 +179,7 @@ def ingest_event(event: dict, raw: str) -> Outcome:
     if problem is not None:
         return _refuse(event, raw, problem, observation)
     try:
-        status = apply_stored_event(event)
+        status = apply_stored_event(event, current_state(event))
         db.session.commit()
     except payload.MalformedEvent as error:
         db.session.rollback()
