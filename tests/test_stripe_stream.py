@@ -137,6 +137,19 @@ def test_a_lost_dispute_under_appeal_stays_lost_until_won(send):
     assert (only_donation().status, only_donation().net_cents) == ("succeeded", 5000)
 
 
+def test_a_dispute_opened_and_lost_in_one_second_is_lost_in_any_order(send):
+    session = sp.checkout_session(amount=5000)
+    send(sp.event("checkout.session.completed", session))
+    pi, ch, now = session["payment_intent"], sp.fresh_id("ch"), int(time.time())
+    lost = sp.event("charge.dispute.closed", sp.dispute(
+        charge_id=ch, payment_intent=pi, amount=5000, status="lost"), now)
+    opened = sp.event("charge.dispute.created", sp.dispute(
+        charge_id=ch, payment_intent=pi, amount=5000), now)
+    send(lost)
+    send(opened)
+    assert only_donation().status == "reversed"
+
+
 # 4. Not collecting ---------------------------------------------------------------------------
 
 def _running_gift(send) -> tuple[str, str]:

@@ -31,8 +31,11 @@ class Timeline:
         self.start = int(time.time()) - 10_000
         self.events: list[dict] = []
 
-    def add(self, event_type: str, obj: dict) -> None:
-        created = self.start + len(self.events) * 7
+    def add(self, event_type: str, obj: dict, same_second: bool = False) -> None:
+        """`same_second`: Stripe stamps it with the previous event's second (its times have
+        one-second resolution), so either may be applied first."""
+        created = (self.events[-1]["created"] if same_second and self.events
+                   else self.start + len(self.events) * 7)
         self.events.append(sp.event(event_type, obj, created))
 
 
@@ -52,13 +55,28 @@ def one_time_gift(draw, timeline: Timeline, fake, n: int) -> None:
                                          max_size=2, unique=True))):
         timeline.add("charge.refunded", sp.charge(payment_intent=pi, amount=amount,
                                                   amount_refunded=refunded,
-                                                  charge_id=charge_id))
-    outcome = draw(st.sampled_from([None, "won", "lost"]))
+                                                  charge_id=charge_id),
+                     same_second=draw(st.booleans()))
+        if draw(st.booleans()):  # that refund fails later: its amount comes back
+            refund = {"id": sp.fresh_id("re"), "object": "refund", "charge": charge_id,
+                      "payment_intent": pi, "amount": refunded, "currency": "usd",
+                      "status": "failed"}
+            timeline.add("refund.failed", refund)
+            break
+    outcome = draw(st.sampled_from([None, "won", "lost", "appealed", "appeal_won"]))
     if outcome:
-        timeline.add("charge.dispute.created", sp.dispute(charge_id=charge_id,
-                                                          payment_intent=pi, amount=amount))
-        timeline.add("charge.dispute.closed", sp.dispute(charge_id=charge_id, payment_intent=pi,
-                                                         amount=amount, status=outcome))
+        def dispute(status):
+            return sp.dispute(charge_id=charge_id, payment_intent=pi, amount=amount,
+                              status=status)
+
+        timeline.add("charge.dispute.created", dispute("needs_response"))
+        steps = {"won": ["won"], "lost": ["lost"],
+                 "appealed": ["lost", "appeal_needs_response", "appeal_under_review"],
+                 "appeal_won": ["lost", "appeal_under_review", "won"]}[outcome]
+        for status in steps:
+            timeline.add("charge.dispute.updated" if status.startswith("appeal")
+                         else "charge.dispute.closed", dispute(status),
+                         same_second=draw(st.booleans()))
 
 
 @st.composite
@@ -83,12 +101,14 @@ def recurring_gift(draw, timeline: Timeline, fake, n: int) -> None:
         fake.invoice_payments[obj["id"]] = f"pi_for_{obj['id']}"
         return obj
 
+    # A checkout's events, often in one second as Stripe emits them.
+    tied = draw(st.booleans())
     timeline.add("customer.subscription.created", sub("incomplete"))
     timeline.add("checkout.session.completed", sp.checkout_session(
         mode="subscription", subscription=sub_id, customer=customer, amount=amount,
-        email=email, metadata=metadata))
-    timeline.add("invoice.paid", inv("subscription_create"))
-    timeline.add("customer.subscription.updated", sub())
+        email=email, metadata=metadata), same_second=tied)
+    timeline.add("invoice.paid", inv("subscription_create"), same_second=tied)
+    timeline.add("customer.subscription.updated", sub(), same_second=tied)
     for _ in range(draw(st.integers(0, 2))):
         timeline.add("invoice.paid", inv("subscription_cycle"))
     if draw(st.booleans()):
@@ -98,6 +118,13 @@ def recurring_gift(draw, timeline: Timeline, fake, n: int) -> None:
         if draw(st.booleans()):
             timeline.add("invoice.paid", {**failed, "amount_paid": amount, "status": "paid",
                                           "attempt_count": 2})
+            timeline.add("customer.subscription.updated", sub())
+    pause = draw(st.sampled_from([None, "paused", "resumed"]))
+    if pause:  # the donor paused collection (and perhaps resumed it)
+        paused = sub()
+        paused["pause_collection"] = {"behavior": "void", "resumes_at": None}
+        timeline.add("customer.subscription.updated", paused)
+        if pause == "resumed":
             timeline.add("customer.subscription.updated", sub())
     if draw(st.booleans()):
         amount = draw(st.sampled_from([2500, 5000]))
@@ -153,7 +180,8 @@ def snapshot() -> dict:
             for d in donations),
         "gifts": sorted(
             (g.stripe_subscription_id, g.status, g.amount_cents, g.frequency,
-             g.cancel_at_period_end, str(g.current_period_end), str(g.ended_at),
+             g.cancel_at_period_end, str(g.cancel_at), g.collection_paused,
+             str(g.current_period_end), str(g.ended_at),
              g.cancel_reason or "", g.started_at.isoformat(), g.donor.email)
             for g in gifts),
         "failures": sorted((f.stripe_invoice_id, f.attempt_count)

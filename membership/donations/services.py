@@ -620,7 +620,8 @@ def apply_charge_state(charge_id: str, payment_intent_id: str | None, as_of: dat
         charge.refunded_as_of = as_of
     for refund in refunds:
         _note_refund(charge_id, refund, as_of)
-    if dispute_status and (charge.dispute_as_of is None or as_of >= charge.dispute_as_of):
+    if dispute_status and _newer(as_of, charge.dispute_as_of, _DISPUTE_STAGE.get(
+            dispute_status, 0) >= _DISPUTE_STAGE.get(charge.dispute_status or "", 0)):
         charge.dispute_status = dispute_status
         charge.dispute_as_of = as_of
     db.session.flush()
@@ -631,6 +632,12 @@ def apply_charge_state(charge_id: str, payment_intent_id: str | None, as_of: dat
     if donation is not None:
         _apply_charge(donation, charge)
     return donation
+
+
+# A dispute's life, for two statuses reported in the same second: the later stage wins.
+_DISPUTE_STAGE = {"warning_needs_response": 1, "warning_under_review": 2, "warning_closed": 3,
+                  "needs_response": 4, "under_review": 5, "lost": 6,
+                  "appeal_needs_response": 7, "appeal_under_review": 8, "won": 9}
 
 
 def _newer(as_of: datetime, recorded: datetime | None, wins_a_tie: bool) -> bool:
