@@ -320,3 +320,61 @@ def test_a_reader_remembered_by_cookie_never_gets_the_cached_form(app, forms, re
         session.clear()  # the browser session ended; the remember-me cookie stays
     html = forms.client.get("/donate").get_data(as_text=True)
     assert 'value="reader@example.org"' in html
+
+
+# The sandbox plays Stripe's stream -------------------------------------------------------------
+
+@pytest.mark.parametrize(("action", "recorded", "status"), [
+    ("debit_paid", 1, "paid"), ("debit_failed", 0, "failed"), ("expire", 0, "expired"),
+])
+def test_the_sandbox_checkout_plays_bank_debits_and_expiry(forms, action, recorded, status):
+    response = pay(forms, give(forms), action=action)
+    assert response.status_code == 302
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Donation)) == recorded
+    assert db.session.scalar(select(Checkout)).status == status
+
+
+@pytest.mark.parametrize(("action", "status", "refunded"), [
+    ("refund", "refunded", 3600), ("refund_fails", "succeeded", 0),
+    ("dispute_lost", "reversed", 0), ("dispute_won", "succeeded", 0),
+])
+def test_the_sandbox_plays_refunds_and_disputes_of_a_gift(forms, reader, action, status,
+                                                           refunded):
+    pay(forms, give(forms, email="reader@example.org"))
+    forms.login("reader@example.org", "a sturdy passphrase")
+    db.session.rollback()
+    donation = db.session.scalar(select(Donation))
+    page = forms.client.get("/account/giving").get_data(as_text=True)
+    assert f"/sandbox/donations/{donation.id}/{action}" in page
+    forms.post(f"/sandbox/donations/{donation.id}/{action}", page="/account/giving")
+    db.session.rollback()
+    donation = db.session.scalar(select(Donation))
+    assert (donation.status, donation.refunded_cents) == (status, refunded)
+
+
+@pytest.mark.parametrize(("action", "status", "mail"), [
+    ("renewal_paid", "active", None), ("renewal_fails", "past_due", "donations/payment_failed"),
+    ("renewal_needs_authentication", "past_due", "donations/confirm_payment"),
+])
+def test_the_sandbox_plays_a_renewal(forms, reader, action, status, mail):
+    pay(forms, give(forms, email="reader@example.org", amount="18", frequency="monthly"))
+    forms.login("reader@example.org", "a sturdy passphrase")
+    db.session.rollback()
+    gift = db.session.scalar(select(RecurringGift))
+    forms.post(f"/sandbox/gifts/{gift.id}/{action}", page="/account/giving")
+    db.session.rollback()
+    assert db.session.get(RecurringGift, gift.id).status == status
+    templates = [m.template for m in outbox("reader@example.org")]
+    assert templates.count("donations/thank_you") == (2 if action == "renewal_paid" else 1)
+    if mail:
+        assert mail in templates
+
+
+def test_the_sandbox_plays_nothing_on_someone_elses_gift(forms, reader):
+    pay(forms, give(forms, email="someone@example.org"))
+    forms.login("reader@example.org", "a sturdy passphrase")
+    db.session.rollback()
+    donation = db.session.scalar(select(Donation))
+    response = forms.post(f"/sandbox/donations/{donation.id}/refund", page="/account/giving")
+    assert response.status_code == 404

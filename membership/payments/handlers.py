@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
+
 from membership.donations import services as donations
 from membership.donations.gateway import Gateway, GatewayError
 from membership.donations.models import (
@@ -253,7 +255,9 @@ def on_invoice_action_required(invoice: StripeObject, as_of: datetime,
     """The renewal needs the donor to authenticate (3-D Secure): the charge has not gone
     through yet, and the hosted invoice page is where they confirm it."""
     link = text(invoice, "hosted_invoice_url", max_length=2000)
-    if link is not None and not link.startswith("https://"):
+    # Stripe's page, or the sandbox's stand-in for it on this site.
+    if link is not None and not link.startswith(("https://",
+                                                 current_app.config["SITE_URL"] + "/")):
         raise MalformedEvent("'hosted_invoice_url' must be an https address")
     return on_invoice_payment_failed(invoice, as_of, gateway,
                                      authentication_link=link or external_url(

@@ -16,11 +16,12 @@ from sqlalchemy import select
 
 from membership.donations.gateway import GatewayError
 from membership.donations.models import Checkout
-from membership.donations.services import own_recurring_gift_or_none
+from membership.donations.services import own_donation_or_none, own_recurring_gift_or_none
 from membership.extensions import csrf, db, limiter
 from membership.payments import sandbox
 from membership.payments.forms import SandboxActionForm
 from membership.payments.webhook import receive_webhook
+from membership.urls import external_url
 
 bp = Blueprint("payments", __name__)
 
@@ -56,7 +57,7 @@ def checkout(session_id: str):
         action = form.action.data
         if action == sandbox.DECLINE:
             declined = True
-        elif action in (sandbox.PAY, sandbox.PAY_THEN_FAIL):
+        elif action in sandbox.CHECKOUT_ACTIONS:
             delay = current_app.config["SANDBOX_DELIVERY_DELAY"]
             if delay:
                 sandbox.complete_later(current_app._get_current_object(), checkout.id, action,
@@ -87,3 +88,31 @@ def update_card(gift_id: int):
         flash(_("Your card has been updated."), "success")
         return redirect(url_for("donations.giving"))
     return render_template("payments/sandbox_update_card.html", gift=gift, form=form)
+
+
+@sandbox_bp.post("/donations/<int:donation_id>/<action>")
+@login_required
+def play_donation(donation_id: int, action: str):
+    """What may befall a recorded gift at Stripe (a refund, a dispute), played for its donor."""
+    donation = own_donation_or_none(current_user, donation_id)
+    if donation is None or action not in sandbox.DONATION_ACTIONS:
+        abort(404)
+    if not SandboxActionForm().validate_on_submit():
+        abort(400)
+    sandbox.play_donation(donation, action)
+    flash(_("The sandbox sent Stripe's events for this gift."), "info")
+    return redirect(url_for("donations.giving"))
+
+
+@sandbox_bp.post("/gifts/<int:gift_id>/<action>")
+@login_required
+def play_renewal(gift_id: int, action: str):
+    """A recurring gift's next renewal, paid, declined or held for the bank's confirmation."""
+    gift = own_recurring_gift_or_none(current_user, gift_id)
+    if gift is None or action not in sandbox.GIFT_ACTIONS or gift.status == "canceled":
+        abort(404)
+    if not SandboxActionForm().validate_on_submit():
+        abort(400)
+    sandbox.play_renewal(gift, action, external_url("sandbox.update_card", gift_id=gift.id))
+    flash(_("The sandbox sent Stripe's events for the next renewal."), "info")
+    return redirect(url_for("donations.giving"))

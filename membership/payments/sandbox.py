@@ -18,11 +18,17 @@ import stripe
 from flask import Flask, current_app, url_for
 
 from membership.donations.gateway import CheckoutSession, GatewayError
-from membership.donations.models import INTERVALS, ONCE, Checkout, RecurringGift
+from membership.donations.models import INTERVALS, ONCE, Checkout, Donation, RecurringGift
 from membership.extensions import db
 from membership.payments.gateway import donation_metadata
 
 PAY, DECLINE, PAY_THEN_FAIL = "pay", "decline", "pay_then_fail"
+# A bank debit: the session completes unpaid and the money arrives (or not) later.
+DEBIT_PAID, DEBIT_FAILED, EXPIRE = "debit_paid", "debit_failed", "expire"
+CHECKOUT_ACTIONS = (PAY, PAY_THEN_FAIL, DEBIT_PAID, DEBIT_FAILED, EXPIRE)
+# What can happen to a gift after its checkout, as Stripe's events tell it.
+DONATION_ACTIONS = ("refund", "refund_fails", "dispute_lost", "dispute_won")
+GIFT_ACTIONS = ("renewal_paid", "renewal_fails", "renewal_needs_authentication")
 
 
 def _id(prefix: str) -> str:
@@ -207,6 +213,52 @@ def invoice_object(subscription_id: str, customer_id: str, email: str, amount_ce
     }
 
 
+def play_donation(donation: Donation, action: str) -> None:
+    """A refund (that may fail) or a dispute (lost or won) of a recorded gift."""
+    now = int(time.time())
+    charge_id = donation.stripe_charge_id or _id("ch")
+    charge = {"id": charge_id, "object": "charge", "amount": donation.amount_cents,
+              "currency": donation.currency, "livemode": False,
+              "payment_intent": donation.stripe_payment_intent_id}
+    if action in ("refund", "refund_fails"):
+        events = [event("charge.refunded", {**charge, "amount_refunded": donation.amount_cents,
+                                            "refunded": True}, now)]
+        if action == "refund_fails":
+            events.append(event("refund.failed", {
+                "id": _id("re"), "object": "refund", "amount": donation.amount_cents,
+                "charge": charge_id, "payment_intent": donation.stripe_payment_intent_id,
+                "currency": donation.currency, "status": "failed",
+                "failure_reason": "expired_or_canceled_card"}, now + 1))
+    else:
+        dispute = {"id": _id("dp"), "object": "dispute", "amount": donation.amount_cents,
+                   "charge": charge_id, "currency": donation.currency,
+                   "payment_intent": donation.stripe_payment_intent_id,
+                   "reason": "fraudulent"}
+        events = [event("charge.dispute.created", {**dispute, "status": "needs_response"}, now),
+                  event("charge.dispute.closed",
+                        {**dispute, "status": "lost" if action == "dispute_lost" else "won"},
+                        now + 1)]
+    deliver(events)
+
+
+def play_renewal(gift: RecurringGift, action: str, confirm_url: str) -> None:
+    """The gift's next renewal: paid, declined, or held for the bank's confirmation."""
+    now = after(gift)
+    paid = action == "renewal_paid"
+    renewal = invoice_object(gift.stripe_subscription_id, gift.donor.stripe_customer_id,
+                             gift.donor.email, gift.amount_cents, gift.currency,
+                             gift_metadata(gift), "subscription_cycle", paid=paid)
+    if paid:
+        deliver([event("invoice.paid", renewal, now)])
+        return
+    events = [event("invoice.payment_failed", renewal, now),
+              event("customer.subscription.updated", gift_subscription(gift, "past_due"), now)]
+    if action == "renewal_needs_authentication":
+        events.insert(0, event("invoice.payment_action_required",
+                               {**renewal, "hosted_invoice_url": confirm_url}, now))
+    deliver(events)
+
+
 # Delivery -------------------------------------------------------------------------------------
 
 def deliver(events: list[dict[str, Any]]) -> None:
@@ -228,9 +280,23 @@ def complete_checkout(checkout: Checkout, action: str) -> None:
     donor = checkout.donor
     customer_id = donor.stripe_customer_id or _id("cus")
     metadata = donation_metadata(checkout)
+    if action == EXPIRE:
+        session = checkout_session_object(checkout, customer_id)
+        deliver([event("checkout.session.expired",
+                       {**session, "status": "expired", "payment_status": "unpaid"})])
+        return
     if checkout.frequency == ONCE:
         session = checkout_session_object(checkout, customer_id,
                                           payment_intent_id=_id("pi"))
+        if action in (DEBIT_PAID, DEBIT_FAILED):
+            now = int(time.time())
+            outcome = ("checkout.session.async_payment_succeeded" if action == DEBIT_PAID
+                       else "checkout.session.async_payment_failed")
+            deliver([event("checkout.session.completed", {**session, "payment_status": "unpaid"},
+                           now),
+                     event(outcome, {**session, "payment_status": "paid" if action == DEBIT_PAID
+                                     else "unpaid"}, now + 1)])
+            return
         deliver([event("checkout.session.completed", session)])
         return
     subscription_id = _id("sub")
