@@ -401,24 +401,39 @@ def test_a_charge_is_applied_as_stripe_holds_it_now(send, fake_stripe):
     assert only_donation().refunded_cents == 0
 
 
-def test_stripe_is_asked_with_no_lock_held_on_the_event(app, send, fake_stripe, database_url):
+def _renewal_paid_first(fake_stripe) -> dict:
+    """A renewal of a gift we know nothing of yet: its invoice names neither the e-mail
+    nor the PaymentIntent, so applying it asks Stripe for both."""
+    sub_id, customer = sp.fresh_id("sub"), sp.fresh_id("cus")
+    fake_stripe.customers[customer] = EMAIL
+    renewal = sp.invoice(subscription_id=sub_id, customer=customer, email=None)
+    fake_stripe.invoice_payments[renewal["id"]] = "pi_renewal_first"
+    return sp.event("invoice.paid", renewal)
+
+
+@pytest.mark.parametrize("scenario", ["subscription", "renewal"])
+def test_stripe_is_asked_with_no_lock_held_on_the_event(app, send, fake_stripe, database_url,
+                                                        scenario):
     """While the app waits for Stripe, another process can still write the event's row:
     no transaction of the intake holds it (on SQLite, that lock is the whole database)."""
-    sub_id, customer = started_gift(send, int(time.time()) - 3600)
-    fake_stripe.objects[sub_id] = sp.subscription(sub_id, customer=customer)
-    evt = sp.event("customer.subscription.updated", sp.subscription(sub_id, customer=customer))
+    if scenario == "subscription":
+        sub_id, customer = started_gift(send, int(time.time()) - 3600)
+        fake_stripe.objects[sub_id] = sp.subscription(sub_id, customer=customer)
+        evt = sp.event("customer.subscription.updated",
+                       sp.subscription(sub_id, customer=customer))
+    else:
+        evt = _renewal_paid_first(fake_stripe)
     other = create_engine(database_url, connect_args=(
         {"timeout": 0.2} if database_url.startswith("sqlite") else {}))
     writes = []
 
     def write_while_asked(path: str) -> None:
-        if path.startswith("/v1/subscriptions/"):
-            with other.begin() as connection:
-                if other.dialect.name == "postgresql":
-                    connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
-                writes.append(connection.execute(text(
-                    "UPDATE stripe_events SET attempts = attempts WHERE stripe_id = :id"),
-                    {"id": evt["id"]}).rowcount)
+        with other.begin() as connection:
+            if other.dialect.name == "postgresql":
+                connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            writes.append(connection.execute(text(
+                "UPDATE stripe_events SET attempts = attempts WHERE stripe_id = :id"),
+                {"id": evt["id"]}).rowcount)
 
     fake_stripe.while_answering = write_while_asked
     try:
@@ -426,4 +441,7 @@ def test_stripe_is_asked_with_no_lock_held_on_the_event(app, send, fake_stripe, 
     finally:
         fake_stripe.while_answering = None
         other.dispose()
-    assert writes == [1]
+    assert writes and set(writes) == {1}
+    if scenario == "renewal":
+        assert only_donation().stripe_payment_intent_id == "pi_renewal_first"
+        assert only_donation().donor.email == EMAIL

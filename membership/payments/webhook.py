@@ -21,6 +21,7 @@ from membership.extensions import db
 from membership.observability import StripeEventObservation
 from membership.payments import payload
 from membership.payments.handlers import CURRENT_STATE, HANDLERS, CurrentState, apply_event
+from membership.payments.lookups import MAX_ROUNDS, NeedsStripe, PrefetchedAnswers
 from membership.payments.models import FAILED, IGNORED, MALFORMED, PROCESSED, StripeEvent
 from membership.sql import IMMEDIATE, insert_or_ignore
 from membership.types import utcnow
@@ -111,7 +112,8 @@ def current_state(event: dict) -> CurrentState | None:
     return CurrentState(obj, read_at)
 
 
-def apply_stored_event(event: dict, current: CurrentState | None = None) -> str:
+def apply_stored_event(event: dict, current: CurrentState | None = None,
+                       answers: PrefetchedAnswers | None = None) -> str:
     """Apply a stored event unless it already was. Flushes; the caller commits.
 
     The event row is locked first (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite),
@@ -121,7 +123,7 @@ def apply_stored_event(event: dict, current: CurrentState | None = None) -> str:
     status = connection.execute(_LOCK_EVENT, {"event_id": event["id"]}).scalar_one()
     if status in (PROCESSED, IGNORED):
         return ALREADY
-    status = apply_event(event, payment_gateway(), current)
+    status = apply_event(event, answers or PrefetchedAnswers(payment_gateway()), current)
     db.session.flush()
     connection.execute(_MARK_APPLIED, {"event_id": event["id"], "outcome": status,
                                        "applied_at": utcnow()})
@@ -179,8 +181,7 @@ def ingest_event(event: dict, raw: str) -> Outcome:
     if problem is not None:
         return _refuse(event, raw, problem, observation)
     try:
-        status = apply_stored_event(event, current_state(event))
-        db.session.commit()
+        status = _apply_asking_stripe_between(event, current_state(event))
     except payload.MalformedEvent as error:
         db.session.rollback()
         return _refuse(event, raw, str(error), observation)
@@ -198,6 +199,22 @@ def ingest_event(event: dict, raw: str) -> Outcome:
     observation.finish(status)
     return Outcome(200, {"received": True, "event": event["id"], "status": status,
                          "new": is_new})
+
+
+def _apply_asking_stripe_between(event: dict, current: CurrentState | None) -> str:
+    """Apply and commit; each question for Stripe rolls back, is asked with nothing
+    locked, and the event is applied again with its answer (see payments.lookups)."""
+    answers = PrefetchedAnswers(payment_gateway())
+    for _round in range(MAX_ROUNDS):
+        try:
+            status = apply_stored_event(event, current, answers)
+        except NeedsStripe as need:
+            db.session.rollback()
+            answers.ask(need.question)
+            continue
+        db.session.commit()
+        return status
+    raise RuntimeError(f"event {event['id']} asked Stripe more than {MAX_ROUNDS} questions")
 
 
 def receive_webhook(raw: bytes, signature: str | None) -> Outcome:
