@@ -3,6 +3,7 @@ by gunicorn with 2 workers and loaded by wrk on this machine.
 
     .venv/bin/python benchmarks/http_bench.py donate       # GET /donate, POST /donate (sandbox)
     .venv/bin/python benchmarks/http_bench.py webhook      # signed events/s, PostgreSQL and SQLite
+    .venv/bin/python benchmarks/http_bench.py renewals     # renewal events/s, Stripe in 50 ms
     .venv/bin/python benchmarks/http_bench.py campaign     # progress.json and the campaign
                                                            # page at 10k and 1M donations (PG)
 
@@ -36,6 +37,7 @@ PG_BENCH_DB = "membership_bench"
 SECRET = "whsec_benchmark"
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+STRIPE_LATENCY = float(os.environ.get("BENCH_STRIPE_LATENCY", "0.05"))
 WORKER_ARGS = os.environ.get(
     "BENCH_GUNICORN", "--workers 2").split()
 
@@ -139,7 +141,7 @@ def production_env(database_url: str) -> dict[str, str]:
             "SECRET_KEY": "benchmark", "RATELIMIT_ENABLED": "false",
             "PAYMENTS_GATEWAY": "stripe", "STRIPE_SECRET_KEY": "sk_test_benchmark",
             "STRIPE_PUBLISHABLE_KEY": "pk_test_benchmark", "STRIPE_WEBHOOK_SECRET": SECRET,
-            "FLASK_APP": "wsgi"}
+            "SITE_URL": "https://members.example.test", "FLASK_APP": "wsgi"}
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -239,6 +241,64 @@ def bench_webhook(directory: Path) -> None:
                 report(f"POST /stripe/webhook on {name}", rate, total, errors, bare=bare[0])
 
 
+def signed_renewals(path: Path, count: int) -> dict[str, dict]:
+    """`count` renewals of distinct monthly gifts, in the two events Stripe sends for each:
+    `invoice.paid` (its PaymentIntent asked of the Invoice Payments API) and
+    `customer.subscription.updated` (the subscription read as Stripe holds it now). Returns
+    the subscriptions, for the Stripe double to answer with."""
+    now = int(time.time())
+    metadata = {"purpose": "donation", "frequency": "monthly"}
+    subscriptions = {}
+    with path.open("w") as file:
+        for n in range(count):
+            subscription_id, customer = f"sub_bench_{n}", f"cus_bench_{n}"
+            invoice = {
+                "id": f"in_bench_{n}", "object": "invoice", "customer": customer,
+                "customer_email": f"renew{n}@example.org", "currency": "usd",
+                "amount_due": 1800, "amount_paid": 1800, "billing_reason": "subscription_cycle",
+                "status": "paid", "status_transitions": {"paid_at": now},
+                "parent": {"type": "subscription_details", "subscription_details": {
+                    "subscription": subscription_id, "metadata": metadata}}}
+            subscription = {
+                "id": subscription_id, "object": "subscription", "customer": customer,
+                "status": "active", "currency": "usd", "metadata": metadata,
+                "items": {"object": "list", "data": [{
+                    "id": f"si_bench_{n}", "quantity": 1, "current_period_end": now + 2592000,
+                    "price": {"unit_amount": 1800, "recurring": {"interval": "month"}}}]}}
+            subscriptions[subscription_id] = subscription
+            for kind, obj in (("invoice.paid", invoice),
+                              ("customer.subscription.updated", subscription)):
+                event = {"id": f"evt_bench_{kind}_{n}", "object": "event",
+                         "api_version": stripe.api_version, "created": now, "livemode": False,
+                         "type": kind, "data": {"object": obj}}
+                body = json.dumps(event)
+                header = stripe.WebhookSignature.generate_signature_header(body, SECRET, now)
+                file.write(f"{header}\t{body}\n")
+    return subscriptions
+
+
+def bench_renewals(directory: Path) -> None:
+    """Renewal events against a Stripe double that takes 50 ms an answer, PostgreSQL."""
+    sys.path.insert(0, str(ROOT))
+    from tests.fake_stripe import FakeStripeServer
+
+    events = directory / "renewals.txt"
+    subscriptions = signed_renewals(events, 20_000)
+    database = fresh_postgres()
+    with FakeStripeServer() as fake:
+        fake.latency = STRIPE_LATENCY
+        fake.objects.update(subscriptions)
+        env = {**production_env(database), "STRIPE_API_BASE": fake.url}
+        migrate(env)
+        with gunicorn("wsgi:app", env, "/healthz") as app_url:
+            rate, total, errors = wrk(app_url + "/stripe/webhook",
+                                      write_script(directory, "/stripe/webhook"),
+                                      [str(events), "2"])
+            report(f"renewal events, Stripe answering in {STRIPE_LATENCY * 1000:.0f} ms", rate,
+                   total, errors)
+        print(f"  Stripe was asked {len(fake.requests)} times", flush=True)
+
+
 def seed(env: dict[str, str], donations: int) -> float:
     """Top the demo data up to `donations` donations; returns the seconds it took."""
     started = time.perf_counter()
@@ -314,7 +374,7 @@ def bench_campaign(directory: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["donate", "webhook", "campaign", "all"])
+    parser.add_argument("scenario", choices=["donate", "webhook", "renewals", "campaign", "all"])
     scenario = parser.parse_args().scenario
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: run scripts/install-wrk.sh")
@@ -325,6 +385,8 @@ def main() -> None:
             bench_donate(Path(tmp))
         if scenario in ("webhook", "all"):
             bench_webhook(Path(tmp))
+        if scenario in ("renewals", "all"):
+            bench_renewals(Path(tmp))
         if scenario in ("campaign", "all"):
             bench_campaign(Path(tmp))
 

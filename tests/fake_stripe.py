@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
@@ -34,6 +35,7 @@ class FakeStripe:
     # Called with the path of each request before it is answered (to look at our database
     # while the app waits for Stripe).
     while_answering: Callable[[str], None] | None = None
+    latency: float = 0.0  # seconds each answer takes (benchmarks: Stripe is not local)
     fail_next: int = 0  # answer this many requests with a 500 first (network retries)
     url: str = ""
 
@@ -50,6 +52,8 @@ class FakeStripe:
                                       dict(request.headers)))
         if self.while_answering:
             self.while_answering(request.path)
+        if self.latency:
+            time.sleep(self.latency)
         if self.fail_next:
             self.fail_next -= 1
             return self._json({"error": {"type": "api_error", "message": "try again"}},
