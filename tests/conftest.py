@@ -239,7 +239,7 @@ SECRET_KEY = "a production secret"
 
 
 def deployment_environment(database_url: str, **settings: str) -> dict[str, str]:
-    """Production settings and nothing else: no SERVER_NAME, no test configuration."""
+    """Production settings and nothing else: no server name, no test configuration."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
             "MEMBERSHIP_ENV": "production", "SECRET_KEY": SECRET_KEY,
             "STRIPE_SECRET_KEY": "sk_test_deployed", "STRIPE_PUBLISHABLE_KEY": "pk_test_deployed",

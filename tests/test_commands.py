@@ -1,5 +1,5 @@
 """Every command of the README and the contract, run as a deployment runs it: a subprocess
-from the project folder, production settings, SITE_URL and no SERVER_NAME, on the test
+from the project folder, production settings, SITE_URL and no server name, on the test
 database (SQLite or PostgreSQL). Each test checks what the command did, not only its exit."""
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ INSTALL_ROOT = "/srv/membership"  # where the units expect the checkout
 
 
 def production_env(database_url: str, **extra: str) -> dict[str, str]:
-    """Production settings and nothing else (no SERVER_NAME, no test configuration)."""
+    """Production settings and nothing else (no server name, no test configuration)."""
     return {
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "LANG": "C.UTF-8",

@@ -79,7 +79,7 @@ def value(samples: dict, name: str, **labels) -> float:
 
 
 def subprocess_env(database_url: str, **extra: str) -> dict[str, str]:
-    """Only what a deployment has: no SERVER_NAME, nothing from the test process."""
+    """Only what a deployment has: no server name, nothing from the test process."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_URL": database_url,
             "SITE_URL": "https://members.example.test", **extra}
 

@@ -114,7 +114,7 @@ def test_site_url_keeps_its_scheme_port_and_path_prefix(tmp_path):
     assert config["SITE_URL"] == "https://example.org:8443/members"
     app = create_app({"MEMBERSHIP_ENV": "testing", "SITE_URL": "https://example.org:8443/members/",
                       "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    with app.app_context():  # no request, no SERVER_NAME: as in a command
+    with app.app_context():  # no request and no server name: as in a command
         assert external_url("accounts.login") == "https://example.org:8443/members/account/login"
 
 
