@@ -445,3 +445,49 @@ def test_stripe_is_asked_with_no_lock_held_on_the_event(app, send, fake_stripe, 
     if scenario == "renewal":
         assert only_donation().stripe_payment_intent_id == "pi_renewal_first"
         assert only_donation().donor.email == EMAIL
+
+
+# Found in review -----------------------------------------------------------------------------
+
+def test_a_failure_mail_goes_out_when_stripes_current_state_came_first(send, fake_stripe):
+    start = int(time.time()) - 3600
+    sub_id, customer = started_gift(send, start)
+    fake_stripe.objects[sub_id] = sp.subscription(sub_id, customer=customer, status="past_due")
+    # Stripe's usual order: the subscription (read now, past_due), then the invoice.
+    send(sp.event("customer.subscription.updated",
+                  sp.subscription(sub_id, customer=customer, status="past_due")))
+    renewal = sp.invoice(subscription_id=sub_id, customer=customer, paid=False)
+    send(sp.event("invoice.payment_failed", renewal))
+    assert "donations/payment_failed" in [m.template for m in outbox(EMAIL)]
+
+
+@pytest.mark.parametrize("change", [
+    lambda obj: obj.update(payments={"object": "list", "data": [
+        {"status": "paid", "payment": "pi_as_text"}]}),
+    lambda obj: obj.update(amount_paid=2**40),
+])
+def test_odd_invoice_shapes_are_refused_not_failed(send, change):
+    invoice = sp.invoice(subscription_id=sp.fresh_id("sub"), customer=sp.fresh_id("cus"))
+    change(invoice)
+    assert send(sp.event("invoice.paid", invoice)).status_code == 400
+
+
+@pytest.mark.parametrize("change", [
+    lambda sub: sub["items"]["data"][0].update(quantity=10**9),
+    lambda sub: sub.update(status="s" * 40),
+])
+def test_odd_subscription_shapes_are_refused_not_failed(send, change):
+    sub = sp.subscription(sp.fresh_id("sub"), customer=sp.fresh_id("cus"))
+    change(sub)
+    assert send(sp.event("customer.subscription.updated", sub)).status_code == 400
+
+
+def test_a_resumed_copy_wins_over_a_paused_state_read_in_the_same_second(send, fake_stripe):
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    paused = sp.subscription(sub_id, customer=customer)
+    paused["pause_collection"] = {"behavior": "void", "resumes_at": None}
+    fake_stripe.objects[sub_id] = paused
+    send(sp.event("customer.subscription.updated", paused))  # read now: paused
+    fake_stripe.fail_next = 10  # then Stripe cannot be asked; the resume's own copy applies
+    send(sp.event("customer.subscription.updated", sp.subscription(sub_id, customer=customer)))
+    assert not gift(sub_id).collection_paused

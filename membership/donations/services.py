@@ -558,7 +558,9 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
     whichever of Stripe's two events for it comes first. True if the failure is new."""
     recovered = db.session.scalar(select(Donation.id).where(
         Donation.stripe_invoice_id == invoice_id)) is not None
-    past_due = not recovered and note_status(gift, PAST_DUE, failed_at)
+    # Past due now, by this event or by Stripe's current state read a moment ago.
+    note_status(gift, PAST_DUE, failed_at)
+    past_due = not recovered and gift.status == PAST_DUE
     failure_id = insert_or_ignore(PaymentFailure, {
         "recurring_gift_id": gift.id,
         "stripe_invoice_id": invoice_id,
@@ -658,12 +660,18 @@ def _note_refund(charge_id: str, refund: RefundState, as_of: datetime) -> None:
 
 def refunded_cents(charge: ChargeState) -> int:
     """What the charge has given back: the refunds that stand, or what the charge last
-    reported less the refunds that failed since (a charge event may predate a failure)."""
-    refunds = db.session.execute(select(ChargeRefund.amount, ChargeRefund.status).where(
-        ChargeRefund.stripe_charge_id == charge.stripe_charge_id)).all()
-    failed = sum(amount for amount, status in refunds if status in REFUND_FAILED_STATES)
-    standing = sum(amount for amount, status in refunds if status not in REFUND_FAILED_STATES)
-    return max(standing, charge.amount_refunded - failed, 0)
+    reported less the refunds that failed after that report (a report made since a
+    failure already leaves the failed refund out)."""
+    refunds = db.session.execute(
+        select(ChargeRefund.amount, ChargeRefund.status, ChargeRefund.as_of).where(
+            ChargeRefund.stripe_charge_id == charge.stripe_charge_id)).all()
+    reported = charge.refunded_as_of
+    failed_since = sum(amount for amount, status, as_of in refunds
+                       if status in REFUND_FAILED_STATES
+                       and (reported is None or as_of >= reported))
+    standing = sum(amount for amount, status, _ in refunds
+                   if status not in REFUND_FAILED_STATES)
+    return max(standing, charge.amount_refunded - failed_since, 0)
 
 
 def _apply_known_charge_state(donation_id: int, payment: Payment) -> None:

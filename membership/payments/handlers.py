@@ -26,9 +26,9 @@ from membership.donations.models import (
     PROCESSING,
     YEARLY,
 )
-from membership.payments.gateway import paid_payment_intent
 from membership.payments.models import IGNORED, PROCESSED
 from membership.payments.payload import (
+    MAX_AMOUNT,
     MalformedEvent,
     amount,
     currency,
@@ -204,8 +204,10 @@ def _invoice_payment_intent(invoice: StripeObject, gateway: Gateway) -> str | No
     # `payments` comes only when expanded; otherwise ask the Invoice Payments API.
     expanded = items(invoice, "payments")
     if expanded:
-        intent = paid_payment_intent(expanded)
-        return object_id({"intent": intent}, "intent")
+        for payment in expanded:
+            if text(payment, "status", max_length=32) == "paid":
+                return object_id(mapping(payment, "payment"), "payment_intent")
+        return None
     return gateway.payment_intent_for_invoice(text(invoice, "id", required=True))
 
 
@@ -279,7 +281,7 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
     quantity = amount(item, "quantity") or 1
     details = mapping(subscription, "cancellation_details")
     pause = mapping(subscription, "pause_collection")
-    status = text(subscription, "status", required=True)
+    status = text(subscription, "status", required=True, max_length=24)
     ended = status == CANCELED
     customer_id = object_id(subscription, "customer")
     donations.apply_subscription_state(donations.SubscriptionState(
@@ -290,7 +292,7 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
         gift_public_id=values.get("gift"),
         started_at=moment(subscription, "start_date"),
         status=status,
-        amount_cents=unit_amount * quantity if unit_amount else None,
+        amount_cents=_subscription_amount(unit_amount, quantity),
         currency=currency(subscription, "currency"),
         frequency=FREQUENCY_FOR_INTERVAL.get(interval) or values.get("frequency"),
         campaign=values.get("campaign"),
@@ -303,6 +305,14 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
         cancel_reason=text(details, "comment", max_length=5000) or text(details, "feedback"),
     ))
     return PROCESSED
+
+
+def _subscription_amount(unit_amount: int | None, quantity: int) -> int | None:
+    if not unit_amount:
+        return None
+    if unit_amount * quantity > MAX_AMOUNT:
+        raise MalformedEvent("'unit_amount' times 'quantity' is larger than any gift")
+    return unit_amount * quantity
 
 
 def on_subscription_deleted(subscription: StripeObject, as_of: datetime,
@@ -324,7 +334,7 @@ def _ensure_invoice_donation_knows(payment_intent_id: str | None, gateway: Gatew
 def _refund_state(refund: StripeObject) -> donations.RefundState:
     return donations.RefundState(refund_id=text(refund, "id", required=True),
                                  amount=amount(refund, "amount") or 0,
-                                 status=text(refund, "status") or "succeeded")
+                                 status=text(refund, "status", max_length=32) or "succeeded")
 
 
 def on_charge_refunded(charge: StripeObject, as_of: datetime, gateway: Gateway) -> str:
@@ -357,7 +367,8 @@ def on_dispute(dispute: StripeObject, as_of: datetime, gateway: Gateway) -> str:
         return IGNORED
     _ensure_invoice_donation_knows(payment_intent_id, gateway)
     donation = donations.apply_charge_state(charge_id, payment_intent_id, as_of,
-                                            dispute_status=text(dispute, "status"))
+                                            dispute_status=text(dispute, "status",
+                                                                max_length=32))
     return PROCESSED if donation is not None else IGNORED
 
 

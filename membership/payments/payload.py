@@ -14,8 +14,8 @@ from typing import Any
 MAX_TEXT = 255
 # Epoch seconds between 2000 and 2999: outside, a time is a typo, not an event of ours.
 EARLIEST, LATEST = 946_684_800, 32_503_680_000
-# Amounts in minor units fit the 64-bit columns with room for sums.
-MAX_AMOUNT = 10**15
+# Amounts in minor units go into 32-bit columns (Stripe's own largest charge is 99,999,999).
+MAX_AMOUNT = 2**31 - 1
 # The oldest API version whose objects the handlers read correctly: basil moved an
 # invoice's subscription to `parent.subscription_details` and its payments to the
 # Invoice Payments API. Versions are dated, so they compare as text.

@@ -82,13 +82,18 @@ def store_event(event: dict, raw: str) -> bool:
         "type": event["type"],
         # A malformed `created` is refused after storing; the row needs a time all the same.
         "created": _created(event),
-        "api_version": str(event.get("api_version"))[:40] if event.get("api_version") else None,
+        "api_version": _api_version(event),
         "livemode": bool(event.get("livemode")),
         "payload": raw,
         "received_at": utcnow(),
         "status": "received",
         "attempts": 0,
     }, ["stripe_id"]) is not None
+
+
+def _api_version(event: dict) -> str | None:
+    version = event.get("api_version")
+    return str(version)[:40] if version else None
 
 
 def _created(event: dict):
@@ -105,7 +110,9 @@ def current_state(event: dict) -> CurrentState | None:
     object_id = event["data"]["object"].get("id")
     if kind is None or not isinstance(object_id, str):
         return None
-    read_at = utcnow()
+    # Whole seconds, as Stripe stamps its events: a state read now and an event's own copy
+    # (when Stripe could not be asked) are then ordered on one clock, ties by stage.
+    read_at = utcnow().replace(microsecond=0)
     obj = payment_gateway().current_object(kind, object_id)
     if not isinstance(obj, dict) or obj.get("id") != object_id:
         return None
@@ -171,7 +178,7 @@ def ingest_event(event: dict, raw: str) -> Outcome:
         is_new = store_event(event, raw)
         if not is_new and problem is None:
             db.session.execute(_REPLACE_REFUSED, {"event_id": event["id"], "payload": raw,
-                                                  "api_version": event.get("api_version")})
+                                                  "api_version": _api_version(event)})
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
