@@ -31,15 +31,6 @@ def line_item_name(checkout: Checkout) -> str:
     return _("Yearly gift to %(org)s", org=organization)
 
 
-def paid_payment_intent(invoice_payments: list[dict]) -> str | None:
-    """Of an invoice's payments, the PaymentIntent of the one that paid it."""
-    for payment in invoice_payments:
-        if payment.get("status") == "paid" and (payment.get("payment") or {}).get(
-                "payment_intent"):
-            return payment["payment"]["payment_intent"]
-    return None
-
-
 class StripeGateway:
     """Stripe Checkout, the Customer Portal and the Subscriptions API."""
 
@@ -127,9 +118,10 @@ class StripeGateway:
     def payment_intent_for_invoice(self, invoice_id: str) -> str | None:
         """The PaymentIntent that paid the invoice (an invoice may have had failed or
         canceled attempts before it)."""
+        # Stripe filters by status: whatever comes back paid the invoice.
         payments = self._call(self.client.v1.invoice_payments.list,
-                              {"invoice": invoice_id, "status": "paid"})
-        return paid_payment_intent(payments.to_dict()["data"])
+                              {"invoice": invoice_id, "status": "paid"}).to_dict()["data"]
+        return payments[0]["payment"].get("payment_intent") if payments else None
 
     def invoice_for_payment_intent(self, payment_intent_id: str) -> str | None:
         payments = self._call(self.client.v1.invoice_payments.list, {
