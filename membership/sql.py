@@ -84,6 +84,15 @@ COPY_CHUNK = 256 * 1024
 
 
 IMMEDIATE = {"sqlite_begin": "IMMEDIATE"}
+
+
+def writing_connection():
+    """The session's connection, for work that will write. A transaction begun here takes
+    SQLite's write lock up front (BEGIN IMMEDIATE); one already open is joined as it is
+    (in a POST request, it began so)."""
+    if db.session().in_transaction():
+        return db.session.connection()
+    return db.session.connection(execution_options=IMMEDIATE)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -96,7 +105,7 @@ def configure_sqlite(engine: Engine) -> None:
       write lock up front with `BEGIN IMMEDIATE` and waits its turn (busy_timeout),
       instead of failing halfway with "database is locked" when another process wrote
       after it read: every transaction of a POST (or other unsafe) request does, and
-      other work asks for it with `db.session.connection(execution_options=IMMEDIATE)`."""
+      other work asks for it with `writing_connection()`."""
     if engine.dialect.name != "sqlite":
         return
 

@@ -230,12 +230,16 @@ def deployed_commands() -> dict[str, list[str]]:
 def test_systemd_units_are_complete_and_hardened():
     units = {path.name: read_unit(path) for path in UNITS.iterdir()}
     assert {"membership-web.service", "membership-mail.service", "membership-digest.service",
-            "membership-digest.timer"} <= set(units)
+            "membership-digest.timer", "membership-stripe-refresh.service",
+            "membership-stripe-refresh.timer"} <= set(units)
     for name, unit in units.items():
         assert "Unit" in unit, name
         if name.endswith(".timer"):
-            assert setting(unit, "Timer", "OnCalendar")
-            assert setting(unit, "Timer", "Persistent") == "true"
+            if "OnCalendar" in unit["Timer"]:  # a time of day: a missed run comes at boot
+                assert setting(unit, "Timer", "Persistent") == "true", name
+            else:  # every few minutes, from boot on
+                assert setting(unit, "Timer", "OnBootSec"), name
+                assert setting(unit, "Timer", "OnUnitInactiveSec"), name
             assert setting(unit, "Timer", "Unit") in units
             continue
         assert setting(unit, "Service", "ExecStart")
@@ -245,12 +249,13 @@ def test_systemd_units_are_complete_and_hardened():
         assert setting(unit, "Service", "NoNewPrivileges") == "yes"
         assert setting(unit, "Service", "ProtectSystem") == "strict"
     assert setting(units["membership-mail.service"], "Service", "Restart") == "always"
-    assert setting(units["membership-digest.service"], "Service", "Type") == "oneshot"
+    for name in ("membership-digest.service", "membership-stripe-refresh.service"):
+        assert setting(units[name], "Service", "Type") == "oneshot", name
 
     # The processes that count metrics share one directory, which each unit creates (so
     # any may start first) and none removes when it stops (the others still write there).
     for name in ("membership-web.service", "membership-mail.service",
-                 "membership-digest.service"):
+                 "membership-digest.service", "membership-stripe-refresh.service"):
         service = units[name]["Service"]
         environment = dict(value.split("=", 1) for value in service["Environment"])
         directory = environment["PROMETHEUS_MULTIPROC_DIR"]
@@ -270,7 +275,8 @@ def test_every_deployed_command_is_a_command_of_the_app(database_url):
         else:
             assert words[1:3] == ["-c", "gunicorn.conf.py"], f"{where}: {words}"
             assert words[-1] == "wsgi:app", f"{where}: {words}"
-    assert {"db upgrade", "mail deliver --watch 10", "newsletter send-digest"} <= {
+    assert {"db upgrade", "mail deliver --watch 10", "newsletter send-digest",
+            "stripe refresh"} <= {
         " ".join(args) for args in flask_commands}
 
     env = production_env(database_url)

@@ -90,6 +90,9 @@ def replay(stripe_id: str):
     if outcome.http_status == 200:
         flash(_("Event %(id)s: %(status)s.", id=stripe_id,
                 status=outcome.body["status"].replace("_", " ")), "success")
+    elif "reason" in outcome.body:
+        flash(_("Event %(id)s: Stripe could not be read (%(reason)s); it will be read "
+                "again.", id=stripe_id, reason=outcome.body["reason"]), "error")
     else:
         flash(_("Event %(id)s failed again; the error is shown below.", id=stripe_id), "error")
     return redirect(url_for("admin.event_detail", stripe_id=stripe_id))

@@ -46,8 +46,9 @@ class Gateway(Protocol):
     def customer_email(self, customer_id: str) -> str | None: ...
 
     def current_object(self, kind: str, object_id: str) -> dict[str, Any] | None:
-        """Stripe's object (`subscription` or `charge`) as it stands now, or None when it
-        cannot be asked (the caller then goes by the event's own copy)."""
+        """Stripe's object (`subscription` or `charge`) as it stands now, or None when
+        there is none to read (the caller goes by the event's own copy). GatewayError when
+        Stripe cannot be asked now: the caller goes by the copy and asks again later."""
         ...
 
     def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]: ...

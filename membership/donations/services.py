@@ -719,7 +719,8 @@ def _announce(donation_id: int, values: dict, **deltas) -> None:
         donation_id=donation_id, donor_id=values["donor_id"], campaign=values["campaign"],
         currency=values["currency"], frequency=values["frequency"],
         created_at=values["created_at"], **deltas)
-    db.session.execute(_add_to_daily_total(db.session.get_bind().dialect.name), {
+    connection = db.session.connection()  # Core statements, past the ORM's layer
+    connection.execute(_add_to_daily_total(connection.dialect.name), {
         "day": change.created_at.astimezone(UTC).date(), "currency": change.currency,
         "frequency": change.frequency, "campaign": change.campaign or "",
         "donations": int(change.recorded), "gross": change.gross_delta,
@@ -805,34 +806,39 @@ def _note_donation_time(donor_id: int, donation_id: int, at: datetime) -> None:
     Stripe does not promise order). The donor row is locked first, so two donations of
     one donor recorded at the same moment see each other."""
     day = at.astimezone(UTC).date()
-    for period, starts in (("week", day - timedelta(days=day.weekday())),
-                           ("month", day.replace(day=1))):
-        db.session.execute(_note_activity(db.session.get_bind().dialect.name),
-                           {"donor_id": donor_id, "period": period, "starts": starts})
-    times = db.session.execute(_SPAN_UPDATE, {"donor": donor_id, "at": at}).one()
+    # Core statements on the connection: they run for every donation, the ORM adds nothing.
+    connection = db.session.connection()
+    connection.execute(_note_activity(connection.dialect.name), {
+        "donor_id": donor_id, "week": day - timedelta(days=day.weekday()),
+        "month": day.replace(day=1)})
+    times = connection.execute(_SPAN_UPDATE, {"donor": donor_id, "at": at}).one()
     if times.first_donation_at == at == times.last_donation_at:
         return  # the first donation: no neighbours
-    before = db.session.scalar(_NEIGHBOUR_BEFORE, {"donor": donor_id, "at": at,
-                                                   "donation": donation_id})
-    after = db.session.scalar(_NEIGHBOUR_AFTER, {"donor": donor_id, "at": at,
-                                                 "donation": donation_id})
+    # A statement of its own: on PostgreSQL it sees a donation committed while the
+    # update above waited for the donor's row (the update's own snapshot would not).
+    before, after = connection.execute(_NEIGHBOURS, {"donor": donor_id, "at": at,
+                                                     "donation": donation_id}).one()
     if before is not None and after is not None and after - before > LONG_GAP:
-        db.session.execute(delete(DonorGap).where(DonorGap.donor_id == donor_id,
+        connection.execute(delete(DonorGap).where(DonorGap.donor_id == donor_id,
                                                   DonorGap.from_at == before))
     for start, end in ((before, at), (at, after)):
         if start is not None and end is not None and end - start > LONG_GAP:
-            db.session.execute(_keep_gap(db.session.get_bind().dialect.name),
+            connection.execute(_keep_gap(connection.dialect.name),
                                {"donor_id": donor_id, "from_at": start, "to_at": end})
 
 
 @cache
 def _note_activity(dialect: str):
-    return upsert_insert(dialect)(DonorActivity).on_conflict_do_nothing()
+    """The donor's week and month, in one statement."""
+    return upsert_insert(dialect)(DonorActivity.__table__).values([
+        {"donor_id": bindparam("donor_id"), "period": "week", "starts": bindparam("week")},
+        {"donor_id": bindparam("donor_id"), "period": "month", "starts": bindparam("month")},
+    ]).on_conflict_do_nothing()
 
 
 @cache
 def _keep_gap(dialect: str):
-    return upsert_insert(dialect)(DonorGap).on_conflict_do_nothing()
+    return upsert_insert(dialect)(DonorGap.__table__).on_conflict_do_nothing()
 
 
 _SPAN_UPDATE = update(Donor).where(Donor.id == bindparam("donor")).values(
@@ -842,14 +848,15 @@ _SPAN_UPDATE = update(Donor).where(Donor.id == bindparam("donor")).values(
     last_donation_at=case(
         (or_(Donor.last_donation_at.is_(None), Donor.last_donation_at < bindparam("at")),
          bindparam("at")), else_=Donor.last_donation_at),
-).returning(Donor.first_donation_at, Donor.last_donation_at).execution_options(
-    synchronize_session=False)
-_NEIGHBOUR_BEFORE = select(func.max(Donation.created_at)).where(
-    Donation.donor_id == bindparam("donor"), Donation.created_at <= bindparam("at"),
-    Donation.id != bindparam("donation"))
-_NEIGHBOUR_AFTER = select(func.min(Donation.created_at)).where(
-    Donation.donor_id == bindparam("donor"), Donation.created_at >= bindparam("at"),
-    Donation.id != bindparam("donation"))
+).returning(Donor.first_donation_at, Donor.last_donation_at)
+# The donor's donations just before and just after one made `at`, in one round trip.
+_NEIGHBOURS = select(
+    select(func.max(Donation.created_at)).where(
+        Donation.donor_id == bindparam("donor"), Donation.created_at <= bindparam("at"),
+        Donation.id != bindparam("donation")).scalar_subquery(),
+    select(func.min(Donation.created_at)).where(
+        Donation.donor_id == bindparam("donor"), Donation.created_at >= bindparam("at"),
+        Donation.id != bindparam("donation")).scalar_subquery())
 
 
 def donation_status(donation: Donation) -> str:

@@ -8,7 +8,7 @@ import click
 
 from membership.cli import ISO_DAY, command_blueprint
 from membership.donations.gateway import GatewayError, payment_gateway
-from membership.payments.webhook import ALREADY, ingest_event
+from membership.payments.webhook import ALREADY, READ_AGAIN_FOR, ingest_event, read_stripe_again
 
 bp = command_blueprint("stripe_cli", "stripe")
 
@@ -43,3 +43,22 @@ def reconcile(since: date) -> None:
                          ("new", "applied on retry", "already applied", "ignored", "failed")))
     if counts["failed"]:
         raise SystemExit(1)
+
+
+@bp.cli.command("refresh")
+def refresh() -> None:
+    """Read Stripe again for the events applied from their own copy while Stripe could
+    not be read, and apply each object as Stripe holds it now.
+
+    Run it every few minutes (deploy/systemd/membership-stripe-refresh.timer); it fails
+    while Stripe still cannot be read, and gives an event up after three days."""
+    result = read_stripe_again()
+    click.echo(f"read again: {result.read}, waiting: {result.waiting}, "
+               f"given up: {result.given_up}")
+    if result.given_up:
+        click.echo(f"{result.given_up} event(s) waited longer than {READ_AGAIN_FOR.days} days"
+                   " for Stripe; they stay as their own copy said (see /admin/events)",
+                   err=True)
+    if result.waiting:
+        raise click.ClickException(
+            f"Stripe could not be read; {result.waiting} event(s) wait for the next run")

@@ -134,15 +134,21 @@ class StripeGateway:
         return customer.to_dict().get("email")
 
     def current_object(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        """The object as Stripe holds it now; None when this key may not see it (the
+        event's copy is all there is). Raises GatewayError when Stripe cannot be asked
+        now (unreachable, overloaded, rate limited): worth asking again later."""
         resource = {"subscription": self.client.v1.subscriptions,
                     "charge": self.client.v1.charges}[kind]
         try:
             return resource.retrieve(object_id).to_dict()
+        except (stripe.InvalidRequestError, stripe.PermissionError) as error:
+            current_app.logger.warning("Stripe will not show %s %s: %s", kind, object_id,
+                                       error)
+            return None
         except stripe.StripeError as error:
-            # Unreachable, or an object this key cannot see: the event's copy will do.
             current_app.logger.warning("could not read %s %s from Stripe: %s", kind,
                                        object_id, error)
-            return None
+            raise GatewayError(str(error)) from error
 
     def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]:
         events = self._call(self.client.v1.events.list,

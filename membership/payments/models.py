@@ -19,7 +19,8 @@ class StripeEvent(db.Model):
     """Every verified event, stored before it is applied, so none is ever lost."""
 
     __tablename__ = "stripe_events"
-    __table_args__ = (Index("ix_stripe_events_status_created", "status", "created"),)
+    __table_args__ = (Index("ix_stripe_events_status_created", "status", "created"),
+                      Index("ix_stripe_events_read_again_at", "read_again_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -33,3 +34,6 @@ class StripeEvent(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Stripe could not be read when the event was applied, so its own copy was: the
+    # object is read again from this time on (`flask stripe refresh`), then cleared.
+    read_again_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,13 +2,16 @@
 
 `receive_webhook` is the endpoint's whole logic, shared with the sandbox gateway;
 `ingest_event` (store + apply) is shared with `flask stripe reconcile`. They own their
-transactions: the event is committed on its own before it is applied, so a failure while
-applying never loses it, and applying is one transaction per event."""
+transactions: an event is stored and applied in one, so it is applied whole or not at
+all; when applying fails, it is rolled back and the event stored on its own with the
+reason, so no event is ever lost (and if the process dies first, Stripe got no answer
+and sends it again)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import stripe
@@ -16,18 +19,26 @@ from flask import current_app
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from membership.donations.gateway import payment_gateway
+from membership.donations.gateway import GatewayError, payment_gateway
 from membership.extensions import db
 from membership.observability import StripeEventObservation
 from membership.payments import payload
 from membership.payments.handlers import CURRENT_STATE, HANDLERS, CurrentState, apply_event
 from membership.payments.lookups import MAX_ROUNDS, NeedsStripe, PrefetchedAnswers
-from membership.payments.models import FAILED, IGNORED, MALFORMED, PROCESSED, StripeEvent
-from membership.sql import IMMEDIATE, insert_or_ignore
+from membership.payments.models import (
+    FAILED,
+    IGNORED,
+    MALFORMED,
+    PROCESSED,
+    RECEIVED,
+    StripeEvent,
+)
+from membership.sql import insert_or_ignore, writing_connection
 from membership.types import utcnow
 
 TOLERANCE_SECONDS = 300
 ALREADY = "already_processed"
+UNREADABLE = "stripe_unreadable"
 
 
 class WebhookRejected(ValueError):
@@ -69,14 +80,10 @@ def _sane(value, max_length: int) -> bool:
 
 
 def store_event(event: dict, raw: str) -> bool:
-    """Keep the event (once). True when it is new.
-
-    On PostgreSQL this commit need not wait for the disk: the commit that applies the
-    event (or records its failure) comes right after and flushes the log up to it, and if
-    the process dies before that, Stripe got no answer and sends the event again."""
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+    """Keep the event (once), in the transaction that will apply it. True when it is new:
+    then this transaction holds the new row, and a second delivery at the same moment
+    waits for it to commit (PostgreSQL), or for the database (SQLite: BEGIN IMMEDIATE)."""
+    writing_connection()
     return insert_or_ignore(StripeEvent, {
         "stripe_id": event["id"],
         "type": event["type"],
@@ -86,7 +93,7 @@ def store_event(event: dict, raw: str) -> bool:
         "livemode": bool(event.get("livemode")),
         "payload": raw,
         "received_at": utcnow(),
-        "status": "received",
+        "status": RECEIVED,
         "attempts": 0,
     }, ["stripe_id"]) is not None
 
@@ -103,9 +110,15 @@ def _created(event: dict):
         return utcnow()
 
 
+class StripeUnreadable(Exception):
+    """Stripe could not be asked for the event's object just now."""
+
+
 def current_state(event: dict) -> CurrentState | None:
-    """Stripe's object as it stands now, for the events that are applied so. Called with
-    no transaction open and no lock held: the request to Stripe may take a while."""
+    """Stripe's object as it stands now, for the events that are applied so (None for
+    the others, or when there is nothing to read). Raises StripeUnreadable when Stripe
+    cannot be asked now. Called with no transaction open and no lock held: the request
+    to Stripe may take a while."""
     kind = CURRENT_STATE.get(event["type"])
     object_id = event["data"]["object"].get("id")
     if kind is None or not isinstance(object_id, str):
@@ -113,27 +126,34 @@ def current_state(event: dict) -> CurrentState | None:
     # Whole seconds, as Stripe stamps its events: a state read now and an event's own copy
     # (when Stripe could not be asked) are then ordered on one clock, ties by stage.
     read_at = utcnow().replace(microsecond=0)
-    obj = payment_gateway().current_object(kind, object_id)
+    try:
+        obj = payment_gateway().current_object(kind, object_id)
+    except GatewayError as error:
+        raise StripeUnreadable(str(error)) from error
     if not isinstance(obj, dict) or obj.get("id") != object_id:
         return None
     return CurrentState(obj, read_at)
 
 
 def apply_stored_event(event: dict, current: CurrentState | None = None,
-                       answers: PrefetchedAnswers | None = None) -> str:
-    """Apply a stored event unless it already was. Flushes; the caller commits.
+                       answers: PrefetchedAnswers | None = None, *, is_new: bool = False,
+                       again: bool = False, read_again_at: datetime | None = None) -> str:
+    """Apply a stored event unless it already was (or `again`: with a fresh read of
+    Stripe's object). Flushes; the caller commits.
 
-    The event row is locked first (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite),
-    so two deliveries of one event at the same moment apply it one after the other, and
-    the second finds it done."""
-    connection = db.session.connection(execution_options=IMMEDIATE)
-    status = connection.execute(_LOCK_EVENT, {"event_id": event["id"]}).scalar_one()
-    if status in (PROCESSED, IGNORED):
-        return ALREADY
+    The event row is locked first (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite;
+    a row this transaction just stored is locked already), so two deliveries of one event
+    at the same moment apply it one after the other, and the second finds it done."""
+    connection = writing_connection()
+    if not is_new:
+        status = connection.execute(_LOCK_EVENT, {"event_id": event["id"]}).scalar_one()
+        if status in (PROCESSED, IGNORED) and not again:
+            return ALREADY
     status = apply_event(event, answers or PrefetchedAnswers(payment_gateway()), current)
     db.session.flush()
-    connection.execute(_MARK_APPLIED, {"event_id": event["id"], "outcome": status,
-                                       "applied_at": utcnow()})
+    connection.execute(_MARK_APPLIED, {
+        "event_id": event["id"], "outcome": status, "applied_at": utcnow(),
+        "read_again_at": read_again_at if status == PROCESSED else None})
     return status
 
 
@@ -146,14 +166,25 @@ _LOCK_EVENT = (select(_events.c.status)
                .where(_events.c.stripe_id == bindparam("event_id")).with_for_update())
 _MARK_APPLIED = (update(_events).where(_events.c.stripe_id == bindparam("event_id"))
                  .values(status=bindparam("outcome"), attempts=_events.c.attempts + 1,
-                         processed_at=bindparam("applied_at"), last_error=None))
+                         processed_at=bindparam("applied_at"), last_error=None,
+                         read_again_at=bindparam("read_again_at")))
 
 
-def _record_failure(stripe_id: str, error: Exception, status: str = FAILED) -> None:
-    stored = db.session.scalar(select(StripeEvent).where(StripeEvent.stripe_id == stripe_id))
-    stored.status = status
-    stored.attempts += 1
-    stored.last_error = f"{type(error).__name__}: {error}"[:4000]
+def _store_failure(event: dict, raw: str, error: Exception, status: str = FAILED) -> None:
+    """Keep the event (if it is not kept yet) with why it could not be applied, in a
+    transaction of its own. Raises SQLAlchemyError when even that fails."""
+    try:
+        store_event(event, raw)
+        stored = db.session.scalar(select(StripeEvent)
+                                   .where(StripeEvent.stripe_id == event["id"]))
+        stored.status = status
+        stored.attempts += 1
+        stored.last_error = f"{type(error).__name__}: {error}"[:4000]
+        stored.read_again_at = None
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        raise
 
 
 def _refuse(event: dict, raw: str, reason: str, observation) -> Outcome:
@@ -162,65 +193,76 @@ def _refuse(event: dict, raw: str, reason: str, observation) -> Outcome:
     form we can read (the endpoint's API version, say) replaces it and is applied."""
     current_app.logger.warning("refused Stripe event %s: %s", event["id"], reason)
     try:
-        _record_failure(event["id"], payload.MalformedEvent(reason), MALFORMED)
-        db.session.commit()
+        _store_failure(event, raw, payload.MalformedEvent(reason), MALFORMED)
     except SQLAlchemyError:
-        db.session.rollback()
+        current_app.logger.exception("could not store Stripe event %s", event["id"])
     observation.finish(MALFORMED, reason=reason)
     return Outcome(400, {"error": "rejected", "reason": reason, "event": event["id"]})
 
 
-def ingest_event(event: dict, raw: str) -> Outcome:
-    """Store, then apply, committing each step; never raises."""
+def ingest_event(event: dict, raw: str, *, again: bool = False) -> Outcome:
+    """Store and apply in one transaction; on failure, store the event with the reason.
+    `again`: apply an applied event once more, with Stripe's object read now (for events
+    that were applied from their own copy). Never raises."""
     observation = StripeEventObservation(event, HANDLERS)
     problem = payload.envelope_problem(event)
-    try:
-        is_new = store_event(event, raw)
-        if not is_new and problem is None:
-            db.session.execute(_REPLACE_REFUSED, {"event_id": event["id"], "payload": raw,
-                                                  "api_version": _api_version(event)})
-        db.session.commit()
-    except SQLAlchemyError:
-        db.session.rollback()
-        current_app.logger.exception("could not store Stripe event %s", event.get("id"))
-        observation.finish("store_failed")
-        return Outcome(503, {"error": "could not store the event; please retry"})
     if problem is not None:
         return _refuse(event, raw, problem, observation)
+    read_again_at = reason = None
     try:
-        status = _apply_asking_stripe_between(event, current_state(event))
+        current = current_state(event)
+    except StripeUnreadable as error:
+        if again:
+            observation.finish(UNREADABLE, reason=str(error))
+            return Outcome(503, {"error": "Stripe could not be read", "reason": str(error),
+                                 "event": event["id"]})
+        # The event's own copy is applied now; `flask stripe refresh` reads Stripe later.
+        current, read_again_at = None, utcnow()
+        reason = f"applied from the event's copy; Stripe could not be read: {error}"
+    try:
+        status, is_new = _store_and_apply(event, raw, current, read_again_at, again)
     except payload.MalformedEvent as error:
         db.session.rollback()
         return _refuse(event, raw, str(error), observation)
     except Exception as error:  # any failure: roll back, keep the reason, let Stripe retry
         db.session.rollback()
-        current_app.logger.exception("could not apply Stripe event %s", event["id"])
         try:
-            _record_failure(event["id"], error)
-            db.session.commit()
+            _store_failure(event, raw, error)
         except SQLAlchemyError:
-            db.session.rollback()
+            current_app.logger.exception("could not store Stripe event %s", event["id"])
+            observation.finish("store_failed")
+            return Outcome(503, {"error": "could not store the event; please retry"})
+        current_app.logger.error("could not apply Stripe event %s", event["id"],
+                                 exc_info=error)
         observation.finish("failed")
         return Outcome(500, {"error": "the event could not be applied; it will be retried",
                              "event": event["id"]})
-    observation.finish(status)
+    observation.finish(status, reason=reason if status == PROCESSED else None)
     return Outcome(200, {"received": True, "event": event["id"], "status": status,
                          "new": is_new})
 
 
-def _apply_asking_stripe_between(event: dict, current: CurrentState | None) -> str:
-    """Apply and commit; each question for Stripe rolls back, is asked with nothing
-    locked, and the event is applied again with its answer (see payments.lookups)."""
+def _store_and_apply(event: dict, raw: str, current: CurrentState | None,
+                     read_again_at: datetime | None, again: bool) -> tuple[str, bool]:
+    """Store, apply and commit; each question for Stripe rolls back, is asked with
+    nothing locked, and the event is stored and applied again with its answer (see
+    payments.lookups)."""
     answers = PrefetchedAnswers(payment_gateway())
     for _round in range(MAX_ROUNDS):
         try:
-            status = apply_stored_event(event, current, answers)
+            is_new = store_event(event, raw)
+            if not is_new:
+                db.session.execute(_REPLACE_REFUSED, {
+                    "event_id": event["id"], "payload": raw,
+                    "api_version": _api_version(event)})
+            status = apply_stored_event(event, current, answers, is_new=is_new,
+                                        again=again, read_again_at=read_again_at)
         except NeedsStripe as need:
             db.session.rollback()
             answers.ask(need.question)
             continue
         db.session.commit()
-        return status
+        return status, is_new
     raise RuntimeError(f"event {event['id']} asked Stripe more than {MAX_ROUNDS} questions")
 
 
@@ -237,8 +279,46 @@ def receive_webhook(raw: bytes, signature: str | None) -> Outcome:
 
 
 def replay_event(stripe_id: str) -> Outcome:
-    """Apply a stored event again (staff's replay button for failed events)."""
+    """Apply a stored event again (staff's replay button for failed events, and for events
+    applied from their own copy that wait for Stripe to be read)."""
     stored = db.session.scalar(select(StripeEvent).where(StripeEvent.stripe_id == stripe_id))
     if stored is None:
         return Outcome(404, {"error": "unknown event"})
-    return ingest_event(json.loads(stored.payload), stored.payload)
+    return ingest_event(json.loads(stored.payload), stored.payload,
+                        again=stored.read_again_at is not None)
+
+
+# As long as Stripe itself goes on retrying a delivery that failed.
+READ_AGAIN_FOR = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    read: int        # events applied again with Stripe's object as it is now
+    waiting: int     # events still waiting: Stripe could not be read
+    given_up: int    # events that waited longer than READ_AGAIN_FOR: their copy stands
+
+
+def read_stripe_again() -> Refreshed:
+    """Read Stripe's object again for every event that was applied from its own copy
+    because Stripe could not be read, oldest first, and apply it as it is now. Stops at
+    the first object Stripe still cannot give: the others wait for the next run. Owns
+    its transactions."""
+    now = utcnow()
+    given_up = db.session.execute(
+        update(_events).where(_events.c.read_again_at.is_not(None),
+                              _events.c.received_at < now - READ_AGAIN_FOR)
+        .values(read_again_at=None, last_error=_GAVE_UP)).rowcount
+    due = db.session.execute(
+        select(_events.c.payload).where(_events.c.read_again_at <= now)
+        .order_by(_events.c.created, _events.c.id)).scalars().all()
+    db.session.commit()  # Stripe is asked with nothing held
+    for read, raw in enumerate(due):
+        outcome = ingest_event(json.loads(raw), raw, again=True)
+        if outcome.http_status != 200:
+            return Refreshed(read, len(due) - read, given_up)
+    return Refreshed(len(due), 0, given_up)
+
+
+_GAVE_UP = (f"Stripe could not be read for {READ_AGAIN_FOR.days} days; "
+            "the event's own copy stands")
