@@ -316,13 +316,18 @@ def test_staff_see_a_malformed_event_and_its_reason(send, client, forms, staff):
 
 # 7. A Payment Link's yearly gift -------------------------------------------------------------
 
-def test_a_payment_links_yearly_gift_is_yearly_from_its_first_invoice(send):
+@pytest.mark.parametrize("checkout_first", [False, True])
+def test_a_payment_links_yearly_gift_is_yearly_from_its_first_invoice(send, checkout_first):
     sub_id, customer = sp.fresh_id("sub"), sp.fresh_id("cus")
     link_metadata = {"purpose": "donation"}  # what staff type on a Payment Link
     first = sp.invoice(subscription_id=sub_id, customer=customer, amount=12000,
                        billing_reason="subscription_create", metadata=link_metadata)
     start = int(time.time()) - 60
     first["lines"]["data"][0]["period"] = {"start": start, "end": start + 365 * 86400}
+    if checkout_first:  # the checkout says no frequency: the gift must not settle on one
+        send(sp.event("checkout.session.completed", sp.checkout_session(
+            mode="subscription", subscription=sub_id, customer=customer, amount=12000,
+            metadata=link_metadata), start))
     send(sp.event("invoice.paid", first, start))
     assert gift(sub_id).frequency == "yearly"
     assert only_donation().frequency == "yearly"

@@ -453,6 +453,11 @@ def apply_subscription_state(state: SubscriptionState) -> RecurringGift:
         gift.donor = _donor_or_none(state)
     elif state.customer_id and gift.donor.stripe_customer_id is None:
         gift.donor.stripe_customer_id = state.customer_id
+    if not state.authoritative and state.frequency and gift.state_as_of is None:
+        # Until the subscription itself is heard from, the latest fact wins: a Payment
+        # Link's checkout says no frequency (the gift took a default), its invoice bills
+        # a month or a year.
+        gift.frequency = state.frequency
     started = min(filter(None, (state.started_at, state.as_of)))
     if started < gift.started_at:
         gift.started_at = started
