@@ -79,11 +79,17 @@ def _sane(value, max_length: int) -> bool:
     return isinstance(value, str) and 0 < len(value) <= max_length and "\x00" not in value
 
 
-def store_event(event: dict, raw: str) -> bool:
+def store_event(event: dict, raw: str, *, applied: bool = False,
+                read_again_at: datetime | None = None) -> bool:
     """Keep the event (once), in the transaction that will apply it. True when it is new:
     then this transaction holds the new row, and a second delivery at the same moment
-    waits for it to commit (PostgreSQL), or for the database (SQLite: BEGIN IMMEDIATE)."""
+    waits for it to commit (PostgreSQL), or for the database (SQLite: BEGIN IMMEDIATE).
+
+    `applied`: the row is written as processed already, since it is applied in this same
+    transaction (one statement fewer for every new event); it says otherwise only if the
+    transaction commits with another outcome (see `apply_stored_event`)."""
     writing_connection()
+    now = utcnow()
     return insert_or_ignore(StripeEvent, {
         "stripe_id": event["id"],
         "type": event["type"],
@@ -92,9 +98,11 @@ def store_event(event: dict, raw: str) -> bool:
         "api_version": _api_version(event),
         "livemode": bool(event.get("livemode")),
         "payload": raw,
-        "received_at": utcnow(),
-        "status": RECEIVED,
-        "attempts": 0,
+        "received_at": now,
+        "status": PROCESSED if applied else RECEIVED,
+        "attempts": 1 if applied else 0,
+        "processed_at": now if applied else None,
+        "read_again_at": read_again_at if applied else None,
     }, ["stripe_id"]) is not None
 
 
@@ -142,8 +150,9 @@ def apply_stored_event(event: dict, current: CurrentState | None = None,
     Stripe's object). Flushes; the caller commits.
 
     The event row is locked first (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite;
-    a row this transaction just stored is locked already), so two deliveries of one event
-    at the same moment apply it one after the other, and the second finds it done."""
+    a row this transaction just stored, `is_new`, is locked already and says processed),
+    so two deliveries of one event at the same moment apply it one after the other, and
+    the second finds it done."""
     connection = writing_connection()
     if not is_new:
         status = connection.execute(_LOCK_EVENT, {"event_id": event["id"]}).scalar_one()
@@ -151,9 +160,10 @@ def apply_stored_event(event: dict, current: CurrentState | None = None,
             return ALREADY
     status = apply_event(event, answers or PrefetchedAnswers(payment_gateway()), current)
     db.session.flush()
-    connection.execute(_MARK_APPLIED, {
-        "event_id": event["id"], "outcome": status, "applied_at": utcnow(),
-        "read_again_at": read_again_at if status == PROCESSED else None})
+    if not (is_new and status == PROCESSED):  # a new row was stored as processed
+        connection.execute(_MARK_APPLIED, {
+            "event_id": event["id"], "outcome": status, "applied_at": utcnow(),
+            "read_again_at": read_again_at if status == PROCESSED else None})
     return status
 
 
@@ -250,7 +260,7 @@ def _store_and_apply(event: dict, raw: str, current: CurrentState | None,
     answers = PrefetchedAnswers(payment_gateway())
     for _round in range(MAX_ROUNDS):
         try:
-            is_new = store_event(event, raw)
+            is_new = store_event(event, raw, applied=True, read_again_at=read_again_at)
             if not is_new:
                 db.session.execute(_REPLACE_REFUSED, {
                     "event_id": event["id"], "payload": raw,
