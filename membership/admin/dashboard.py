@@ -1,4 +1,5 @@
-"""The staff dashboard and the report endpoints (summary.json, donations.csv)."""
+"""The staff dashboard, the retention page and the report endpoints (summary.json,
+donations.csv, retention.json and the lapsed-donor lists)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from membership.admin.charts import bar_chart, line_chart
 from membership.admin.routes import bp
 from membership.campaigns.models import Campaign
 from membership.extensions import db
+from membership.reports import retention
 from membership.types import utcnow
 
 
@@ -86,9 +88,54 @@ def donations_csv():
     name = f"donations-{window.start}-{window.end}"
     if campaign is not None:
         name += f"-{campaign.slug}"
-    return Response(
-        stream_with_context(reports.donations_csv(window, campaign)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"',
-                 "Cache-Control": "no-store"},
-    )
+    return _csv_download(reports.donations_csv(window, campaign), name)
+
+
+def _csv_download(rows, name: str) -> Response:
+    """A CSV that streams as it is read, to be saved as `name`.csv, never cached."""
+    return Response(stream_with_context(rows), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"',
+                             "Cache-Control": "no-store"})
+
+
+def _report_year():
+    """The `year` of a retention report, or ReportError/YearError."""
+    reports.refuse_unknown(request.args.keys(), ("year",))
+    return retention.parse_year(request.args.get("year"))
+
+
+# Retention ----------------------------------------------------------------------------------
+
+@bp.get("/reports/retention.json")
+def retention_json():
+    try:
+        year = _report_year()
+    except (reports.ReportError, retention.YearError) as error:
+        return _bad_request(error)
+    return jsonify(retention.retention(year))
+
+
+@bp.get("/reports/<any(lybunt, sybunt):group>.csv")
+def lapsed_csv(group: str):
+    try:
+        year = _report_year()
+    except (reports.ReportError, retention.YearError) as error:
+        return _bad_request(error)
+    return _csv_download(retention.lapsed_csv(year, group), f"{group}-{year}")
+
+
+@bp.get("/retention")
+def retention_page():
+    this_year = utcnow().year
+    try:
+        year = retention.parse_year(request.args.get("year") or str(this_year))
+    except retention.YearError as error:
+        year, problem = this_year, str(error)
+    else:
+        problem = None
+    years = retention.retention_by_year(year)
+    points = [reports.Point(date(row["year"], 1, 1), {name: row[name] for name in (
+        "retained", "recaptured", "new", "lybunt")}) for row in years]
+    chart = bar_chart(points, ["retained", "recaptured", "new"], None, stacked=True)
+    return render_template("admin/retention.html", years=years, year=year, chart=chart,
+                           points=points, problem=problem, this_year=this_year)

@@ -19,15 +19,13 @@ Definitions (shown on the dashboard too):
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select
+from sqlalchemy import BigInteger, and_, case, cast, func, or_, select
 
 from membership.campaigns.models import AMOUNT_GOAL, Campaign
 from membership.donations.models import (
@@ -43,7 +41,8 @@ from membership.donations.models import (
     RecurringGift,
 )
 from membership.extensions import db
-from membership.sql import copy_csv, utc_iso_text, utc_period
+from membership.reports.exports import spreadsheet_safe, stream_csv
+from membership.sql import utc_iso_text, utc_period
 from membership.types import parse_iso_day
 
 NEVER_PAID = ("incomplete", "incomplete_expired")  # Stripe's states of an unpaid first invoice
@@ -410,23 +409,11 @@ def _mrr_at(moments: list[datetime], currency: str, campaign: Campaign | None) -
 CSV_COLUMNS = ("donation_id", "created_at", "donor_email", "donor_name", "amount_cents",
                "fee_cents", "net_cents", "currency", "frequency", "campaign", "status",
                "refunded_cents", "dispute_status", "recurring_gift_id", "stripe_id")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-CSV_BATCH = 5000
-
-
-def spreadsheet_safe(column):
-    """Text a spreadsheet would run as a formula gets an apostrophe in front, so it shows
-    as typed (donors choose their name, and even their e-mail address)."""
-    return case((func.substr(column, 1, 1).in_(FORMULA_STARTS), literal("'") + column),
-                else_=column)
 
 
 def donations_csv(window: Window, campaign: Campaign | None = None) -> Iterator[bytes]:
-    """One row per donation in the window, every currency, oldest first, as CSV in UTF-8
-    with a byte-order mark (so spreadsheets open accents and scripts correctly). The rows
-    stream: memory stays flat whatever their number. PostgreSQL writes the CSV itself;
-    elsewhere rows are fetched in batches. The cells are formatted in SQL, so both give
-    the same values."""
+    """One row per donation in the window, every currency, oldest first (see
+    `reports.exports.stream_csv`)."""
     dialect = db.session.get_bind().dialect.name
     query = select(
         Donation.id, utc_iso_text(Donation.created_at, dialect),
@@ -439,15 +426,4 @@ def donations_csv(window: Window, campaign: Campaign | None = None) -> Iterator[
     ).order_by(Donation.created_at, Donation.id)
     if campaign is not None:
         query = query.where(Donation.campaign == campaign.slug)
-    yield ("\ufeff" + ",".join(CSV_COLUMNS) + "\n").encode()
-    if dialect == "postgresql":
-        yield from copy_csv(query)
-        return
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    result = db.session.connection().execution_options(yield_per=CSV_BATCH).execute(query)
-    for batch in result.partitions():
-        writer.writerows(batch)
-        yield buffer.getvalue().encode()
-        buffer.seek(0)
-        buffer.truncate()
+    return stream_csv(CSV_COLUMNS, query)

@@ -49,6 +49,10 @@ def new_public_id() -> str:
     return uuid.uuid4().hex
 
 
+# A deleted account's donor records keep their gifts under an address of this domain.
+ANONYMIZED_DOMAIN = "anonymized.invalid"
+
+
 class Donor(db.Model):
     """A person who gives, keyed by normalized e-mail; linked to an account once the
     account's owner has proved they own that address."""

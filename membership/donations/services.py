@@ -33,6 +33,7 @@ from membership.accounts.services import AccountError, normalize_email
 from membership.donations.gateway import GatewayError, payment_gateway
 from membership.donations.models import (
     ACTIVE,
+    ANONYMIZED_DOMAIN,
     CANCELED,
     DISPUTED,
     ENDED_STATUSES,
@@ -144,7 +145,7 @@ def anonymize_donor_records(user: User) -> None:
     address): an unverified sign-up with a guest donor's address erases nothing of theirs."""
     donors = db.session.scalars(select(Donor).where(Donor.user_id == user.id)).all()
     for donor in donors:
-        donor.email = f"deleted-donor-{donor.id}@anonymized.invalid"
+        donor.email = f"deleted-donor-{donor.id}@{ANONYMIZED_DOMAIN}"
         donor.name = ""
         donor.user_id = None
         for model in (Donation, RecurringGift, Checkout):
