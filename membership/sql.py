@@ -87,11 +87,12 @@ IMMEDIATE = {"sqlite_begin": "IMMEDIATE"}
 
 
 def writing_connection():
-    """The session's connection, for work that will write. A transaction begun here takes
-    SQLite's write lock up front (BEGIN IMMEDIATE); one already open is joined as it is
-    (in a POST request, it began so)."""
-    if db.session().in_transaction():
-        return db.session.connection()
+    """The session's connection, for work that will write. A connection taken here begins
+    with SQLite's write lock (BEGIN IMMEDIATE); one the session holds already is joined
+    as it is (in a POST request, it began so)."""
+    transaction = db.session().get_transaction()
+    if transaction is not None and db.engine in transaction._connections:
+        return db.session.connection()  # SQLAlchemy offers no public test for a held one
     return db.session.connection(execution_options=IMMEDIATE)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

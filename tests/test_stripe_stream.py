@@ -425,22 +425,22 @@ def test_an_event_applied_from_its_copy_is_read_again_later(send, fake_stripe, f
     assert stored_event(evt["id"]).read_again_at is not None
     result = flask_command("stripe", "refresh", STRIPE_API_BASE=fake_stripe.url)
     assert result.returncode == 0, result.stderr
-    assert "read again: 1, waiting: 0, given up: 0" in result.stdout
+    assert "read again: 1, waiting: 0, given up: 0, failed: 0" in result.stdout
     assert gift(sub_id).status == "active"
     event = stored_event(evt["id"])
     assert event.read_again_at is None and event.status == "processed"
     again = flask_command("stripe", "refresh", STRIPE_API_BASE=fake_stripe.url)
-    assert "read again: 0, waiting: 0, given up: 0" in again.stdout
+    assert "read again: 0, waiting: 0, given up: 0, failed: 0" in again.stdout
 
 
 def test_an_event_waits_for_stripe_three_days_at_most(send, fake_stripe, flask_command):
     sub_id, evt = _gift_updated_while_stripe_is_down(send, fake_stripe)
     event = stored_event(evt["id"])
-    event.received_at = utcnow() - timedelta(days=3, minutes=1)
+    event.read_again_at = utcnow() - timedelta(days=3, minutes=1)
     db.session.commit()
     result = flask_command("stripe", "refresh", STRIPE_API_BASE=fake_stripe.url)
     assert result.returncode == 0, result.stderr
-    assert "read again: 0, waiting: 0, given up: 1" in result.stdout
+    assert "read again: 0, waiting: 0, given up: 1, failed: 0" in result.stdout
     event = stored_event(evt["id"])
     assert event.read_again_at is None and "3 days" in event.last_error
     assert gift(sub_id).status == "past_due"  # the copy stands

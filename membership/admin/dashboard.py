@@ -115,8 +115,17 @@ def retention_json():
     return jsonify(retention.retention(year))
 
 
-@bp.get("/reports/<any(lybunt, sybunt):group>.csv")
-def lapsed_csv(group: str):
+@bp.get("/reports/lybunt.csv")
+def lybunt_csv():
+    return _lapsed_csv("lybunt")
+
+
+@bp.get("/reports/sybunt.csv")
+def sybunt_csv():
+    return _lapsed_csv("sybunt")
+
+
+def _lapsed_csv(group: str):
     try:
         year = _report_year()
     except (reports.ReportError, retention.YearError) as error:

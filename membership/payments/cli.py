@@ -54,7 +54,7 @@ def refresh() -> None:
     while Stripe still cannot be read, and gives an event up after three days."""
     result = read_stripe_again()
     click.echo(f"read again: {result.read}, waiting: {result.waiting}, "
-               f"given up: {result.given_up}")
+               f"given up: {result.given_up}, failed: {result.failed}")
     if result.given_up:
         click.echo(f"{result.given_up} event(s) waited longer than {READ_AGAIN_FOR.days} days"
                    " for Stripe; they stay as their own copy said (see /admin/events)",
@@ -62,3 +62,6 @@ def refresh() -> None:
     if result.waiting:
         raise click.ClickException(
             f"Stripe could not be read; {result.waiting} event(s) wait for the next run")
+    if result.failed:
+        raise click.ClickException(f"{result.failed} event(s) could not be applied again; "
+                                   "their errors are in /admin/events")

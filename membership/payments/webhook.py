@@ -163,6 +163,7 @@ def apply_stored_event(event: dict, current: CurrentState | None = None,
     if not (is_new and status == PROCESSED):  # a new row was stored as processed
         connection.execute(_MARK_APPLIED, {
             "event_id": event["id"], "outcome": status, "applied_at": utcnow(),
+            "attempt": 0 if is_new else 1,  # a new row counts its attempt already
             "read_again_at": read_again_at if status == PROCESSED else None})
     return status
 
@@ -175,22 +176,30 @@ _REPLACE_REFUSED = (update(_events).where(_events.c.stripe_id == bindparam("even
 _LOCK_EVENT = (select(_events.c.status)
                .where(_events.c.stripe_id == bindparam("event_id")).with_for_update())
 _MARK_APPLIED = (update(_events).where(_events.c.stripe_id == bindparam("event_id"))
-                 .values(status=bindparam("outcome"), attempts=_events.c.attempts + 1,
+                 .values(status=bindparam("outcome"),
+                         attempts=_events.c.attempts + bindparam("attempt"),
                          processed_at=bindparam("applied_at"), last_error=None,
                          read_again_at=bindparam("read_again_at")))
 
 
 def _store_failure(event: dict, raw: str, error: Exception, status: str = FAILED) -> None:
     """Keep the event (if it is not kept yet) with why it could not be applied, in a
-    transaction of its own. Raises SQLAlchemyError when even that fails."""
+    transaction of its own. An event applied meanwhile (by a delivery of the same event
+    at the same moment, or earlier, for a new reading that failed) stays applied, and
+    keeps waiting for its new reading; it only notes the error. A readable copy replaces
+    a refused one even so. Raises SQLAlchemyError when even that fails."""
     try:
         store_event(event, raw)
         stored = db.session.scalar(select(StripeEvent)
-                                   .where(StripeEvent.stripe_id == event["id"]))
-        stored.status = status
-        stored.attempts += 1
+                                   .where(StripeEvent.stripe_id == event["id"])
+                                   .with_for_update())
         stored.last_error = f"{type(error).__name__}: {error}"[:4000]
-        stored.read_again_at = None
+        if stored.status == MALFORMED and status != MALFORMED:
+            stored.payload, stored.api_version = raw, _api_version(event)
+        if stored.status not in (PROCESSED, IGNORED):
+            stored.status = status
+            stored.attempts += 1
+            stored.read_again_at = None
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
@@ -294,8 +303,9 @@ def replay_event(stripe_id: str) -> Outcome:
     stored = db.session.scalar(select(StripeEvent).where(StripeEvent.stripe_id == stripe_id))
     if stored is None:
         return Outcome(404, {"error": "unknown event"})
-    return ingest_event(json.loads(stored.payload), stored.payload,
-                        again=stored.read_again_at is not None)
+    raw, again = stored.payload, stored.read_again_at is not None
+    db.session.commit()  # Stripe may be asked next: nothing may stay locked meanwhile
+    return ingest_event(json.loads(raw), raw, again=again)
 
 
 # As long as Stripe itself goes on retrying a delivery that failed.
@@ -307,6 +317,7 @@ class Refreshed:
     read: int        # events applied again with Stripe's object as it is now
     waiting: int     # events still waiting: Stripe could not be read
     given_up: int    # events that waited longer than READ_AGAIN_FOR: their copy stands
+    failed: int = 0  # events whose new reading could not be applied (see their error)
 
 
 def read_stripe_again() -> Refreshed:
@@ -316,18 +327,22 @@ def read_stripe_again() -> Refreshed:
     its transactions."""
     now = utcnow()
     given_up = db.session.execute(
-        update(_events).where(_events.c.read_again_at.is_not(None),
-                              _events.c.received_at < now - READ_AGAIN_FOR)
+        update(_events).where(_events.c.read_again_at < now - READ_AGAIN_FOR)
         .values(read_again_at=None, last_error=_GAVE_UP)).rowcount
     due = db.session.execute(
         select(_events.c.payload).where(_events.c.read_again_at <= now)
         .order_by(_events.c.created, _events.c.id)).scalars().all()
     db.session.commit()  # Stripe is asked with nothing held
-    for read, raw in enumerate(due):
+    read = failed = 0
+    for index, raw in enumerate(due):
         outcome = ingest_event(json.loads(raw), raw, again=True)
-        if outcome.http_status != 200:
-            return Refreshed(read, len(due) - read, given_up)
-    return Refreshed(len(due), 0, given_up)
+        if outcome.http_status == 503 and outcome.body.get("reason"):  # Stripe still down
+            return Refreshed(read, len(due) - index, given_up, failed)
+        if outcome.http_status == 200:
+            read += 1
+        else:  # the reason is on the event; it waits for the next run
+            failed += 1
+    return Refreshed(read, 0, given_up, failed)
 
 
 _GAVE_UP = (f"Stripe could not be read for {READ_AGAIN_FOR.days} days; "
