@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from membership.donations.models import Donation
 from membership.extensions import db
-from membership.reports.retention import retention
+from membership.reports.retention import retention, retention_by_year
 from tests.builders import give, refund_or_dispute, settle
 from tests.conftest import empty_database
 
@@ -127,6 +127,7 @@ def test_retention_equals_a_direct_recount(app, gifts, steps):
                 refund_or_dispute(payments, (kind, index, value))
         for year in range(2020, 2028):
             assert retention(year) == direct_recount(year), year
+        assert retention_by_year(2027, count=8) == [direct_recount(y) for y in range(2020, 2028)]
     finally:
         empty_database()
 

@@ -465,6 +465,8 @@ def test_staff_read_stripe_again_for_an_event_applied_from_its_copy(
     fake_stripe.fail_next = 3
     forms.post(f"/admin/events/{evt['id']}/replay", {}, page=f"/admin/events/{evt['id']}")
     assert stored_event(evt["id"]).read_again_at is not None  # still down: still waiting
+    assert "Stripe could not be read" in client.get(f"/admin/events/{evt['id']}").get_data(
+        as_text=True)
     forms.post(f"/admin/events/{evt['id']}/replay", {}, page=f"/admin/events/{evt['id']}")
     assert gift(sub_id).status == "active"
     assert stored_event(evt["id"]).read_again_at is None

@@ -143,8 +143,9 @@ def retention_page():
     else:
         problem = None
     years = retention.retention_by_year(year)
-    points = [reports.Point(date(row["year"], 1, 1), {name: row[name] for name in (
-        "retained", "recaptured", "new", "lybunt")}) for row in years]
-    chart = bar_chart(points, ["retained", "recaptured", "new"], None, stacked=True)
+    lifecycle = ["retained", "recaptured", "new"]
+    points = [reports.Point(date(row["year"], 1, 1), {name: row[name] for name in lifecycle})
+              for row in years]
+    chart = bar_chart(points, lifecycle, None, stacked=True)
     return render_template("admin/retention.html", years=years, year=year, chart=chart,
                            points=points, problem=problem, this_year=this_year)

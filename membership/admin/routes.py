@@ -15,7 +15,7 @@ from membership.inputs import page_number
 from membership.mail.models import OutboxMessage
 from membership.mail.services import render_for_staff
 from membership.payments.models import StripeEvent
-from membership.payments.webhook import replay_event
+from membership.payments.webhook import UNREADABLE, replay_event
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -90,7 +90,7 @@ def replay(stripe_id: str):
     if outcome.http_status == 200:
         flash(_("Event %(id)s: %(status)s.", id=stripe_id,
                 status=outcome.body["status"].replace("_", " ")), "success")
-    elif "reason" in outcome.body:
+    elif outcome.body.get("status") == UNREADABLE:
         flash(_("Event %(id)s: Stripe could not be read (%(reason)s); it will be read "
                 "again.", id=stripe_id, reason=outcome.body["reason"]), "error")
     else:

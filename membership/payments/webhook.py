@@ -233,8 +233,8 @@ def ingest_event(event: dict, raw: str, *, again: bool = False) -> Outcome:
     except StripeUnreadable as error:
         if again:
             observation.finish(UNREADABLE, reason=str(error))
-            return Outcome(503, {"error": "Stripe could not be read", "reason": str(error),
-                                 "event": event["id"]})
+            return Outcome(503, {"error": "Stripe could not be read", "status": UNREADABLE,
+                                 "reason": str(error), "event": event["id"]})
         # The event's own copy is applied now; `flask stripe refresh` reads Stripe later.
         current, read_again_at = None, utcnow()
         reason = f"applied from the event's copy; Stripe could not be read: {error}"
@@ -317,7 +317,7 @@ class Refreshed:
     read: int        # events applied again with Stripe's object as it is now
     waiting: int     # events still waiting: Stripe could not be read
     given_up: int    # events that waited longer than READ_AGAIN_FOR: their copy stands
-    failed: int = 0  # events whose new reading could not be applied (see their error)
+    failed: int      # events whose new reading could not be applied (see their error)
 
 
 def read_stripe_again() -> Refreshed:
@@ -336,7 +336,7 @@ def read_stripe_again() -> Refreshed:
     read = failed = 0
     for index, raw in enumerate(due):
         outcome = ingest_event(json.loads(raw), raw, again=True)
-        if outcome.http_status == 503 and outcome.body.get("reason"):  # Stripe still down
+        if outcome.body.get("status") == UNREADABLE:  # Stripe is still down
             return Refreshed(read, len(due) - index, given_up, failed)
         if outcome.http_status == 200:
             read += 1

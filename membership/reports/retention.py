@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from membership.donations.models import ANONYMIZED_DOMAIN, Donation, Donor
 from membership.extensions import db
@@ -57,61 +57,86 @@ class Years:
         return datetime(self.year + 1, 1, 1, tzinfo=UTC)
 
 
+def _counted():
+    """A donation that makes its donor count as having given: worth something now."""
+    return Donation.net_cents > 0
+
+
 def _flag(condition):
     return func.max(case((condition, 1), else_=0))
 
 
-def _donor_years(years: Years):
-    """Per donor who gave up to the end of the year: whether they gave in it (`this`), in
-    the year before (`last`), and in any year before that (`before`)."""
+def _gave_by_year(first: int, last: int):
+    """Per donor who gave up to the end of `last`: whether they gave in each year from
+    `first` - 1 to `last` (columns `y<year>`), and in any year before those (`earlier`)."""
     at = Donation.created_at
-    return (select(Donation.donor_id.label("donor_id"),
-                   _flag(at >= years.starts).label("this"),
-                   _flag(and_(at >= years.previous_starts, at < years.starts)).label("last"),
-                   _flag(at < years.previous_starts).label("before"))
-            .where(Donation.net_cents > 0, at < years.ends)
+    flags = [_flag(and_(at >= Years(year).starts, at < Years(year).ends)).label(f"y{year}")
+             for year in range(first - 1, last + 1)]
+    return (select(Donation.donor_id.label("donor_id"), *flags,
+                   _flag(at < Years(first).previous_starts).label("earlier"))
+            .where(_counted(), at < Years(last).ends)
             .group_by(Donation.donor_id).subquery())
 
 
-def retention(year: int) -> dict:
-    """The contract's retention figures for `year` (see CONTRACT.md, Retention)."""
-    donors = _donor_years(Years(year))
-    this, last, before = donors.c.this, donors.c.last, donors.c.before
-
-    def count(condition):
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    row = db.session.execute(select(
-        count(this == 1), count(last == 1), count(and_(this == 1, last == 1)),
-        count(and_(this == 1, last == 0, before == 0)),
-        count(and_(this == 1, last == 0, before == 1)),
-        count(and_(last == 1, this == 0)),
-        count(and_(before == 1, last == 0, this == 0)),
-    )).one()
-    gave, gave_before, retained, new, recaptured, lybunt, sybunt = (int(n) for n in row)
-    return {
-        "year": year,
-        "donors": gave,
-        "donors_previous": gave_before,
-        "retained": retained,
-        "retention_rate": round(retained / gave_before, 4) if gave_before else None,
-        "new": new,
-        "recaptured": recaptured,
-        "lybunt": lybunt,
-        "sybunt": sybunt,
-    }
+def _gave(donors, year: int):
+    return donors.c[f"y{year}"] == 1
 
 
 def retention_by_year(last_year: int, count: int = 5) -> list[dict]:
-    """`retention` for `count` years up to `last_year`, oldest first."""
+    """The contract's retention figures (see CONTRACT.md, Retention) for `count` years up
+    to `last_year`, oldest first, from one pass over the donations: per donor, whether
+    they gave in each of those years and the one before them, and in any year earlier."""
     first = max(last_year - count + 1, FIRST_YEAR)
-    return [retention(year) for year in range(first, last_year + 1)]
+    asked = range(first, last_year + 1)
+    donors = _gave_by_year(first, last_year)
+
+    def gave(year):
+        return _gave(donors, year)
+
+    def count_where(*conditions):
+        return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
+
+    columns = []
+    for year in asked:
+        before = or_(donors.c.earlier == 1, *(gave(y) for y in range(first - 1, year - 1)))
+        columns += [
+            count_where(gave(year)),
+            count_where(gave(year - 1)),
+            count_where(gave(year), gave(year - 1)),
+            count_where(gave(year), ~gave(year - 1), ~before),
+            count_where(gave(year), ~gave(year - 1), before),
+            count_where(gave(year - 1), ~gave(year)),
+            count_where(before, ~gave(year - 1), ~gave(year)),
+        ]
+    row = [int(n) for n in db.session.execute(select(*columns)).one()]
+    figures = []
+    for index, year in enumerate(asked):
+        gave_in, gave_before, retained, new, recaptured, lybunt, sybunt = (
+            row[index * 7:index * 7 + 7])
+        figures.append({
+            "year": year,
+            "donors": gave_in,
+            "donors_previous": gave_before,
+            "retained": retained,
+            "retention_rate": round(retained / gave_before, 4) if gave_before else None,
+            "new": new,
+            "recaptured": recaptured,
+            "lybunt": lybunt,
+            "sybunt": sybunt,
+        })
+    return figures
 
 
-def _group_condition(group: str, donors):
+def retention(year: int) -> dict:
+    """The contract's retention figures for `year`."""
+    return retention_by_year(year, count=1)[0]
+
+
+def _in_group(group: str, donors, year: int):
+    this, last = _gave(donors, year), _gave(donors, year - 1)
     if group == "lybunt":
-        return and_(donors.c.last == 1, donors.c.this == 0)
-    return and_(donors.c.before == 1, donors.c.last == 0, donors.c.this == 0)
+        return and_(last, ~this)
+    return and_(donors.c.earlier == 1, ~last, ~this)
 
 
 def lapsed_query(year: int, group: str):
@@ -122,9 +147,8 @@ def lapsed_query(year: int, group: str):
     The records of deleted accounts count in the figures, but are nobody to write to."""
     if group not in GROUPS:
         raise ValueError(group)
-    years = Years(year)
-    donors = _donor_years(years)
-    counted = and_(Donation.net_cents > 0, Donation.created_at < years.ends)
+    donors = _gave_by_year(year, year)
+    counted = and_(_counted(), Donation.created_at < Years(year).ends)
     gifts = (select(Donation.donor_id, Donation.created_at, Donation.amount_cents,
                     Donation.currency, Donation.net_cents,
                     func.row_number().over(partition_by=Donation.donor_id,
@@ -132,7 +156,7 @@ def lapsed_query(year: int, group: str):
                                                      Donation.id.desc())).label("newest"),
                     func.count().over(partition_by=Donation.donor_id).label("gifts"))
              .join(donors, and_(donors.c.donor_id == Donation.donor_id,
-                                _group_condition(group, donors)))
+                                _in_group(group, donors, year)))
              .where(counted).subquery())
     last = gifts.alias("last_gift")
     lifetime = (select(func.sum(gifts.c.net_cents))
