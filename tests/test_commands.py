@@ -18,9 +18,9 @@ from membership.campaigns.models import ACTIVE, Campaign
 from membership.campaigns.services import recounted_totals
 from membership.donations.models import Donation
 from membership.extensions import db
-from membership.mail.models import SENT, OutboxMessage
+from membership.mail.models import MailStatus, OutboxMessage
 from membership.mail.services import queue_mail, render_message
-from membership.newsletter.models import CONFIRMED, UNSUBSCRIBED, Subscriber
+from membership.newsletter.models import Subscriber, SubscriberStatus
 from membership.topics.models import Story, Topic
 from membership.types import utcnow
 from tests import stripe_payloads as sp
@@ -172,7 +172,7 @@ def test_mail_deliver_hands_due_mail_to_the_smtp_server(app, flask_command, smtp
     assert "sent 1, retrying 0, failed 0" in result.stdout
     [message] = smtp_server[0].messages
     assert message["To"] == "reader@example.org" and message["From"] == "News <news@example.org>"
-    assert [m.status for m in outbox()] == [SENT]
+    assert [m.status for m in outbox()] == [MailStatus.SENT]
 
 
 def test_mail_deliver_explains_a_missing_or_bad_mail_url(app, flask_command):
@@ -260,7 +260,8 @@ def test_articles_import_refuses_an_unreadable_feed_in_one_line(app, flask_comma
 # newsletter send-digest ---------------------------------------------------------------------
 
 def confirmed_subscriber(email: str) -> None:
-    db.session.add(Subscriber(email=email, status=CONFIRMED, consent_version="2026-11-24",
+    db.session.add(Subscriber(email=email, status=SubscriberStatus.CONFIRMED,
+                              consent_version="2026-11-24",
                               consented_at=utcnow(), confirmed_at=utcnow()))
 
 
@@ -332,7 +333,7 @@ def test_daily_email_from_sign_up_to_one_click_unsubscribe(
     assert client.get(path_of(link)).status_code == 200
     subscriber = db.session.scalar(select(Subscriber).where(
         Subscriber.email == "reader@example.org"))
-    assert subscriber.status == CONFIRMED
+    assert subscriber.status == SubscriberStatus.CONFIRMED
 
     # Today's story and tomorrow's come in through the feed.
     today = utcnow().replace(microsecond=0)
@@ -352,7 +353,7 @@ def test_daily_email_from_sign_up_to_one_click_unsubscribe(
     provider = app.test_client()
     response = provider.post(path_of(unsubscribe), data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
-    assert db.session.get(Subscriber, subscriber.id).status == UNSUBSCRIBED
+    assert db.session.get(Subscriber, subscriber.id).status == SubscriberStatus.UNSUBSCRIBED
 
     # Tomorrow's digest goes to the other subscribers, not to them.
     confirmed_subscriber("other@example.org")

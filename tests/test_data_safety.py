@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 from membership.accounts.models import LoginSession, User
 from membership.donations.models import Donation, Donor
 from membership.extensions import db
-from membership.newsletter.models import CONFIRMED, Subscriber
+from membership.newsletter.models import Subscriber, SubscriberStatus
 from membership.newsletter.services import (
     CONSENT_VERSION,
     preferences_link,
@@ -33,7 +33,7 @@ def guest_with_everything() -> None:
     """A guest donor with a dedicated gift, a queued receipt and a confirmed subscription."""
     give(5000, GUEST, dedication=("honor", "My grandmother"))
     subscribe(GUEST, "203.0.113.7")
-    db.session.scalar(select(Subscriber)).status = CONFIRMED
+    db.session.scalar(select(Subscriber)).status = SubscriberStatus.CONFIRMED
     db.session.commit()
 
 
@@ -52,7 +52,7 @@ def test_an_unverified_account_cannot_erase_a_guest_donor(app, client, forms):
     donor = db.session.scalar(select(Donor))
     assert donor.email == GUEST
     assert db.session.scalar(select(Donation.dedication_name)) == "My grandmother"
-    assert db.session.scalar(select(Subscriber.status)) == CONFIRMED
+    assert db.session.scalar(select(Subscriber.status)) == SubscriberStatus.CONFIRMED
     guest_mail = outbox(GUEST)
     # Their receipt stays queued; the stranger's own verification mail too, but no goodbye.
     assert len(guest_mail) == mail_before + 1
@@ -187,11 +187,11 @@ def test_an_old_newsletter_link_never_acts_on_the_next_subscriber(app, client, f
     db.session.execute(delete(Subscriber))
     db.session.commit()
     second = subscribe("second@example.org", None)
-    second.status = CONFIRMED
+    second.status = SubscriberStatus.CONFIRMED
     db.session.commit()
     if db.engine.dialect.name == "sqlite":
         assert second.id == first_id  # SQLite hands the id out again
     for link in old_links:
         assert client.get(link).status_code == 400, link
     assert client.post(old_links[0], data={"List-Unsubscribe": "One-Click"}).status_code == 400
-    assert db.session.scalar(select(Subscriber.status)) == CONFIRMED
+    assert db.session.scalar(select(Subscriber.status)) == SubscriberStatus.CONFIRMED

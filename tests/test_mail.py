@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from membership.extensions import db
-from membership.mail.models import FAILED, PENDING, SENT
+from membership.mail.models import MailStatus
 from membership.mail.services import SMTPSettings, SMTPTransport, deliver_pending, queue_mail
 from membership.types import utcnow
 from tests.builders import outbox
@@ -29,7 +29,7 @@ def test_queued_mail_is_delivered_over_smtp_with_text_and_html(app, smtp_server)
     types = [part.get_content_type() for part in message.walk()]
     assert "text/plain" in types and "text/html" in types
     [stored] = outbox()
-    assert stored.status == SENT and stored.sent_at is not None
+    assert stored.status == MailStatus.SENT and stored.sent_at is not None
     # Rendered from the stored template values when sent, and kept as sent.
     assert "was changed to reader@example.org" in stored.text_body
     assert "<html" in stored.html_body
@@ -60,7 +60,7 @@ def test_refused_mail_is_retried_later_then_given_up(app, smtp_server):
     report = deliver_pending(SMTPTransport(settings), "news@example.org", max_attempts=2)
     assert report.retrying == 1
     [message] = outbox()
-    assert message.status == PENDING and message.attempts == 1
+    assert message.status == MailStatus.PENDING and message.attempts == 1
     assert "550" in message.last_error
     assert message.next_attempt_at > utcnow()
     # Not due yet: nothing happens.
@@ -68,7 +68,7 @@ def test_refused_mail_is_retried_later_then_given_up(app, smtp_server):
     later = utcnow() + timedelta(hours=1)
     report = deliver_pending(SMTPTransport(settings), "news@example.org", 2, now=later)
     assert report.failed == 1
-    assert outbox()[0].status == FAILED
+    assert outbox()[0].status == MailStatus.FAILED
 
 
 def test_smtp_server_down_keeps_mail_pending(app):
@@ -78,7 +78,7 @@ def test_smtp_server_down_keeps_mail_pending(app):
     with pytest.raises(OSError):
         deliver_pending(SMTPTransport(settings, timeout=2), "news@example.org", 3)
     [message] = outbox()
-    assert message.status == PENDING and message.attempts == 0
+    assert message.status == MailStatus.PENDING and message.attempts == 0
 
 
 def test_mail_deliver_command_sends_the_outbox(app, smtp_server):

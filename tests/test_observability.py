@@ -23,13 +23,12 @@ from membership import create_app
 from membership.accounts.models import User
 from membership.config import ConfigError, load_config
 from membership.extensions import db
-from membership.mail.models import FAILED as MAIL_FAILED
-from membership.mail.models import PENDING, SENT, OutboxMessage
+from membership.mail.models import MailStatus, OutboxMessage
 from membership.mail.services import deliver_pending
 from membership.newsletter.digest import send_digest
 from membership.observability.metrics import counts_digest_runs
 from membership.payments import webhook
-from membership.payments.models import FAILED, PROCESSED, StripeEvent
+from membership.payments.models import EventStatus, StripeEvent
 from membership.types import utcnow
 from tests import stripe_payloads as sp
 from tests.builders import failing_inserts
@@ -337,11 +336,13 @@ def test_metrics_count_requests_by_endpoint_never_by_path(client):
 
 def test_metrics_read_failed_events_and_the_outbox_from_the_database(client):
     now = utcnow()
-    for number, status in enumerate((FAILED, FAILED, PROCESSED)):
+    statuses = (EventStatus.FAILED, EventStatus.FAILED, EventStatus.PROCESSED)
+    for number, status in enumerate(statuses):
         db.session.add(StripeEvent(stripe_id=f"evt_obs_{number}", type="invoice.paid",
                                    created=now, payload="{}", status=status))
-    for due_in, status in ((-120, PENDING), (-5, PENDING), (3600, PENDING), (-900, SENT),
-                           (-900, MAIL_FAILED)):
+    for due_in, status in ((-120, MailStatus.PENDING), (-5, MailStatus.PENDING),
+                           (3600, MailStatus.PENDING), (-900, MailStatus.SENT),
+                           (-900, MailStatus.FAILED)):
         db.session.add(OutboxMessage(recipient="reader@example.org", subject="Hello",
                                      template="accounts/email_changed", status=status,
                                      created_at=now - timedelta(hours=1),

@@ -22,7 +22,7 @@ from wtforms.fields.core import UnboundField
 from membership.accounts.models import User
 from membership.donations.models import Donation, Donor, RecurringGift
 from membership.extensions import db
-from membership.newsletter.models import CONFIRMED, Subscriber
+from membership.newsletter.models import Subscriber, SubscriberStatus
 from membership.newsletter.services import subscribe
 from membership.topics.models import Topic, TopicFollow
 from membership.topics.services import follow, seed_topics
@@ -119,7 +119,8 @@ def _victim() -> None:
     give(5000, VICTIM, dedication=("honor", "Grandmother"))
     recurring(1800, "monthly", VICTIM, started=user.created_at)
     subscribe(VICTIM, "203.0.113.9")
-    db.session.scalar(select(Subscriber).where(Subscriber.email == VICTIM)).status = CONFIRMED
+    victim = db.session.scalar(select(Subscriber).where(Subscriber.email == VICTIM))
+    victim.status = SubscriberStatus.CONFIRMED
     follow(user, db.session.scalar(select(Topic).where(Topic.slug == "gaza")))
     db.session.commit()
 

@@ -7,23 +7,18 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from membership.donations.forms import FREQUENCY_LABELS
-from membership.donations.models import (
-    DISPUTED,
-    PARTIALLY_REFUNDED,
-    REFUNDED,
-    REVERSED,
-    SUCCEEDED,
-)
-from membership.payments.models import FAILED, IGNORED, MALFORMED, PROCESSED, RECEIVED
+from membership.donations.models import DonationStatus
+from membership.payments.models import EventStatus
 
 
 class EventFilterForm(FlaskForm):
     type = StringField(_l("Type"), validators=[Optional()])
     status = SelectField(_l("Status"), validators=[Optional()], choices=[
-        SelectChoice("", _l("Any")), SelectChoice(FAILED, _l("Failed")),
-        SelectChoice(MALFORMED, _l("Malformed (refused)")),
-        SelectChoice(PROCESSED, _l("Processed")), SelectChoice(IGNORED, _l("Ignored")),
-        SelectChoice(RECEIVED, _l("Received")),
+        SelectChoice("", _l("Any")), SelectChoice(EventStatus.FAILED, _l("Failed")),
+        SelectChoice(EventStatus.MALFORMED, _l("Malformed (refused)")),
+        SelectChoice(EventStatus.PROCESSED, _l("Processed")),
+        SelectChoice(EventStatus.IGNORED, _l("Ignored")),
+        SelectChoice(EventStatus.RECEIVED, _l("Received")),
     ])
     day = DateField(_l("Day (UTC)"), validators=[Optional()])
 
@@ -40,10 +35,11 @@ class DonationFilterForm(FlaskForm):
         SelectChoice("", _l("Any")), *(SelectChoice(value, label)
                                        for value, label in FREQUENCY_LABELS.items())])
     status = SelectField(_l("Status"), validators=[Optional()], choices=[
-        SelectChoice("", _l("Any")), SelectChoice(SUCCEEDED, _l("Succeeded")),
-        SelectChoice(PARTIALLY_REFUNDED, _l("Partly refunded")),
-        SelectChoice(REFUNDED, _l("Refunded")), SelectChoice(DISPUTED, _l("Disputed")),
-        SelectChoice(REVERSED, _l("Dispute lost")),
+        SelectChoice("", _l("Any")), SelectChoice(DonationStatus.SUCCEEDED, _l("Succeeded")),
+        SelectChoice(DonationStatus.PARTIALLY_REFUNDED, _l("Partly refunded")),
+        SelectChoice(DonationStatus.REFUNDED, _l("Refunded")),
+        SelectChoice(DonationStatus.DISPUTED, _l("Disputed")),
+        SelectChoice(DonationStatus.REVERSED, _l("Dispute lost")),
     ])
 
 

@@ -30,13 +30,12 @@ from sqlalchemy import BigInteger, and_, case, cast, func, or_, select
 from membership.campaigns.models import AMOUNT_GOAL, Campaign
 from membership.donations.models import (
     LONG_GAP,
-    ONCE,
-    YEARLY,
     DailyTotal,
     Donation,
     Donor,
     DonorActivity,
     DonorGap,
+    Frequency,
     PaymentFailure,
     RecurringGift,
 )
@@ -142,8 +141,8 @@ def summary(window: Window, campaign: Campaign | None = None) -> dict:
         "donations": sum(row.donations for row in mine),
         "donors": donors,
         "new_donors": new_donors,
-        "one_time": _part(row for row in mine if row.frequency == ONCE),
-        "recurring": _part(row for row in mine if row.frequency != ONCE),
+        "one_time": _part(row for row in mine if row.frequency == Frequency.ONCE),
+        "recurring": _part(row for row in mine if row.frequency != Frequency.ONCE),
         "active_recurring_gifts": active,
         "mrr_cents": mrr,
         "failed_payments": _failed_payments(window, campaign),
@@ -218,7 +217,8 @@ def _donors_from_spans(window: Window) -> int:
 def _recurring_at(moment: datetime, currency: str,
                   campaign: Campaign | None) -> tuple[int, int]:
     """How many recurring gifts were running at `moment`, and their monthly value."""
-    monthly = case((RecurringGift.frequency == YEARLY, (RecurringGift.amount_cents + 6) // 12),
+    monthly = case((RecurringGift.frequency == Frequency.YEARLY,
+                    (RecurringGift.amount_cents + 6) // 12),
                    else_=RecurringGift.amount_cents)
     query = select(func.count(), func.coalesce(func.sum(monthly), 0)).where(
         *_running_at(moment), RecurringGift.currency == currency)
@@ -316,7 +316,7 @@ def dashboard_series(window: Window, campaign: Campaign | None = None) -> dict[s
     gross: dict[date, dict[str, int]] = {s: {"one_time": 0, "recurring": 0} for s in starts}
     for row in _totals(window, campaign, by_day=True):
         if row.currency == currency:
-            kind = "one_time" if row.frequency == ONCE else "recurring"
+            kind = "one_time" if row.frequency == Frequency.ONCE else "recurring"
             gross[period_start(row.day, period)][kind] += row.gross_cents
     donors = _donors_by_period(window, period, campaign)
     failures = _failures_by_period(window, period, campaign)
@@ -387,7 +387,7 @@ def _mrr_at(moments: list[datetime], currency: str, campaign: Campaign | None) -
         query = query.where(RecurringGift.campaign == campaign.slug)
     changes: list[tuple[datetime, int]] = []
     for started, ended, collecting, frequency, amount in db.session.execute(query):
-        value = (amount + 6) // 12 if frequency == YEARLY else amount
+        value = (amount + 6) // 12 if frequency == Frequency.YEARLY else amount
         if ended is None and not collecting:
             continue  # not bringing money in (paused, unpaid, or canceled before it ran)
         changes.append((started, value))

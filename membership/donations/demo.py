@@ -12,15 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select
 
 from membership.donations.models import (
-    MONTHLY,
-    ONCE,
-    PARTIALLY_REFUNDED,
-    REFUNDED,
-    REVERSED,
-    SUCCEEDED,
-    YEARLY,
     Donation,
+    DonationStatus,
     Donor,
+    Frequency,
     PaymentFailure,
     RecurringGift,
 )
@@ -106,12 +101,12 @@ def _recurring_gifts(rng: random.Random, donor_ids: list[int], currencies: list[
     for donor_id in donor_ids[::5]:
         if donor_id in present:
             continue
-        frequency = MONTHLY if rng.random() < 0.8 else YEARLY
+        frequency = Frequency.MONTHLY if rng.random() < 0.8 else Frequency.YEARLY
         started = now - timedelta(days=rng.randint(30, 3 * 365))
         ended = rng.random() < 0.25
         new.append({
             "donor_id": donor_id, "stripe_subscription_id": f"sub_demo_{donor_id}",
-            "amount_cents": rng.choice(MONTHLY_AMOUNTS if frequency == MONTHLY
+            "amount_cents": rng.choice(MONTHLY_AMOUNTS if frequency == Frequency.MONTHLY
                                        else YEARLY_AMOUNTS),
             "fee_cents": 0, "currency": currencies[0], "frequency": frequency,
             "campaign": rng.choice((None, None, CAMPAIGNS[0])), "anonymous": False,
@@ -135,11 +130,12 @@ def _settle(rng: random.Random, row: dict) -> dict:
     """A few gifts are refunded (in part or whole) or disputed."""
     roll = rng.random()
     if roll < 0.01:
-        row.update(refunded_cents=row["amount_cents"], status=REFUNDED)
+        row.update(refunded_cents=row["amount_cents"], status=DonationStatus.REFUNDED)
     elif roll < 0.02:
-        row.update(refunded_cents=row["amount_cents"] // 2, status=PARTIALLY_REFUNDED)
+        row.update(refunded_cents=row["amount_cents"] // 2,
+                   status=DonationStatus.PARTIALLY_REFUNDED)
     elif roll < 0.025:
-        row.update(dispute_status="lost", status=REVERSED)
+        row.update(dispute_status="lost", status=DonationStatus.REVERSED)
     return row
 
 
@@ -154,7 +150,7 @@ def _one_time(rng: random.Random, donor_id: int, currencies: list[str], serial: 
         campaign = CAMPAIGNS[1]
     amount = rng.choice(ONE_TIME_AMOUNTS)
     fee = (amount * 3 + 30) // 100 if rng.random() < 0.3 else 0
-    return _settle(rng, _row(donor_id, None, amount + fee, fee, currency, ONCE, campaign,
+    return _settle(rng, _row(donor_id, None, amount + fee, fee, currency, Frequency.ONCE, campaign,
                              created, serial, None))
 
 
@@ -171,7 +167,7 @@ def _row(donor_id: int, gift_id: int | None, amount: int, fee: int, currency: st
     return {
         "donor_id": donor_id, "recurring_gift_id": gift_id, "amount_cents": amount,
         "fee_cents": fee, "currency": currency, "frequency": frequency, "campaign": campaign,
-        "anonymous": serial % 9 == 0, "status": SUCCEEDED, "refunded_cents": 0,
+        "anonymous": serial % 9 == 0, "status": DonationStatus.SUCCEEDED, "refunded_cents": 0,
         "dispute_status": None, "billing_reason": billing_reason, "created_at": created,
         "stripe_payment_intent_id": f"pi_demo_{serial}",
         "stripe_invoice_id": f"in_demo_{serial}" if gift_id else None,

@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from membership.donations.models import FREQUENCIES
+from membership.donations.models import Frequency
 from membership.donations.money import (
     STRIPE_MINIMUMS,
     AmountError,
@@ -68,7 +68,7 @@ class DonateForm(FlaskForm):
     )
     frequency = RadioField(
         _l("How often"),
-        choices=[SelectChoice(value, FREQUENCY_LABELS[value]) for value in FREQUENCIES],
+        choices=[SelectChoice(value, FREQUENCY_LABELS[value]) for value in Frequency],
         default="once",
         validators=[DataRequired()],
     )

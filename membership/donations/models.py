@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -20,29 +21,97 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from membership.extensions import db
 from membership.types import UTCDateTime, utcnow
 
-ONCE, MONTHLY, YEARLY = "once", "monthly", "yearly"
-FREQUENCIES = (ONCE, MONTHLY, YEARLY)
-INTERVALS = {MONTHLY: "month", YEARLY: "year"}  # our frequency → Stripe's recurring interval
 
-# Checkout (pending gift) states
-PENDING, PROCESSING, PAID, FAILED = "pending", "processing", "paid", "failed"
-EXPIRED = "expired"  # the donor left Stripe's payment page; it closed after 24 hours
+class Frequency(StrEnum):
+    ONCE = "once"
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
 
-# Stripe's subscription statuses in which it charges the donor, or is still retrying a
-# failed charge. incomplete, incomplete_expired, unpaid, paused and canceled bring nothing.
-ACTIVE, TRIALING, PAST_DUE, CANCELED = "active", "trialing", "past_due", "canceled"
-COLLECTING_STATUSES = (ACTIVE, TRIALING, PAST_DUE)
+
+INTERVALS = {Frequency.MONTHLY: "month", Frequency.YEARLY: "year"}  # → Stripe's interval
+
+
+class CheckoutStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"  # paid by bank debit: the money is on its way
+    PAID = "paid"
+    FAILED = "failed"
+    EXPIRED = "expired"  # the donor left Stripe's payment page; it closed after 24 hours
+
+
+class SubscriptionStatus(StrEnum):
+    """Stripe's subscription statuses, as the recurring gift keeps them."""
+
+    INCOMPLETE = "incomplete"
+    INCOMPLETE_EXPIRED = "incomplete_expired"
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    UNPAID = "unpaid"
+    PAUSED = "paused"
+    CANCELED = "canceled"
+
+
+# The statuses in which Stripe charges the donor, or is still retrying a failed charge.
+# incomplete, incomplete_expired, unpaid, paused and canceled bring nothing.
+COLLECTING_STATUSES = (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING,
+                       SubscriptionStatus.PAST_DUE)
 # A subscription in these states is over for good: nothing to cancel.
-ENDED_STATUSES = (CANCELED, "incomplete_expired")
+ENDED_STATUSES = (SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED)
+# Stripe's states of an unpaid first invoice: the gift never brought anything.
+NEVER_PAID_STATUSES = (SubscriptionStatus.INCOMPLETE, SubscriptionStatus.INCOMPLETE_EXPIRED)
 
-# Donation states, derived from refunds and disputes (see services.donation_status)
-SUCCEEDED, PARTIALLY_REFUNDED, REFUNDED, DISPUTED, REVERSED = (
-    "succeeded", "partially_refunded", "refunded", "disputed", "reversed")
-# The dispute outcome that takes the money back.
-LOST_DISPUTE = "lost"
-# Stripe's states of a lost dispute under appeal: the money stays gone until the appeal
-# is won (the dispute then becomes "won").
-LOST_DISPUTE_STATES = (LOST_DISPUTE, "appeal_needs_response", "appeal_under_review")
+
+class CancellationReason(StrEnum):
+    """Why Stripe ended a subscription (its `cancellation_details.reason`)."""
+
+    CANCELLATION_REQUESTED = "cancellation_requested"  # the donor, staff or our code asked
+    PAYMENT_FAILED = "payment_failed"  # Stripe gave up retrying a failed renewal
+    PAYMENT_DISPUTED = "payment_disputed"
+
+
+class DonationStatus(StrEnum):
+    """Derived from refunds and disputes (see `recording.donation_status`)."""
+
+    SUCCEEDED = "succeeded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    DISPUTED = "disputed"
+    REVERSED = "reversed"
+
+
+class DisputeStatus(StrEnum):
+    """Stripe's dispute statuses, with the appeal of a lost one."""
+
+    WARNING_NEEDS_RESPONSE = "warning_needs_response"
+    WARNING_UNDER_REVIEW = "warning_under_review"
+    WARNING_CLOSED = "warning_closed"
+    NEEDS_RESPONSE = "needs_response"
+    UNDER_REVIEW = "under_review"
+    LOST = "lost"
+    APPEAL_NEEDS_RESPONSE = "appeal_needs_response"
+    APPEAL_UNDER_REVIEW = "appeal_under_review"
+    WON = "won"
+
+
+OPEN_DISPUTE_STATES = (DisputeStatus.WARNING_NEEDS_RESPONSE, DisputeStatus.WARNING_UNDER_REVIEW,
+                       DisputeStatus.NEEDS_RESPONSE, DisputeStatus.UNDER_REVIEW)
+# A lost dispute under appeal: the money stays gone until the appeal is won (the dispute
+# then becomes "won").
+LOST_DISPUTE_STATES = (DisputeStatus.LOST, DisputeStatus.APPEAL_NEEDS_RESPONSE,
+                       DisputeStatus.APPEAL_UNDER_REVIEW)
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+# The refund states that do not give the money back to the donor.
+REFUND_FAILED_STATES = (RefundStatus.FAILED, RefundStatus.CANCELED)
 
 
 def new_public_id() -> str:
@@ -119,7 +188,7 @@ class Checkout(_GiftDetails, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=CheckoutStatus.PENDING)
     stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -138,7 +207,7 @@ class RecurringGift(_GiftDetails, db.Model):
     donor_id: Mapped[int | None] = mapped_column(ForeignKey("donors.id"), index=True)
     stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
     # Stripe's subscription status: incomplete, active, past_due, canceled, unpaid, …
-    status: Mapped[str] = mapped_column(String(24), default="incomplete")
+    status: Mapped[str] = mapped_column(String(24), default=SubscriptionStatus.INCOMPLETE)
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
     # A scheduled end: Stripe's `cancel_at` (the end of the paid period when
     # `cancel_at_period_end`, or any moment staff or the donor chose).
@@ -151,6 +220,9 @@ class RecurringGift(_GiftDetails, db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Stripe's reason for the end (a CancellationReason); None where the event's API
+    # version does not say.
+    ended_because: Mapped[str | None] = mapped_column(String(32))
     # When the newest Stripe event applied to the subscription's details (amount, period,
     # cancellation) and to its status was created: an older event arriving late must not
     # overwrite newer state. Kept apart because payment events move the status only.
@@ -174,7 +246,7 @@ class RecurringGift(_GiftDetails, db.Model):
     @property
     def ends_at(self) -> datetime | None:
         """When a gift that is still running will end, if an end is scheduled."""
-        if self.status == CANCELED:
+        if self.status == SubscriptionStatus.CANCELED:
             return None
         return self.cancel_at or (self.current_period_end if self.cancel_at_period_end
                                   else None)
@@ -182,7 +254,7 @@ class RecurringGift(_GiftDetails, db.Model):
     @property
     def monthly_cents(self) -> int:
         """The gift's value per month (yearly gifts count a twelfth, rounded)."""
-        if self.frequency == YEARLY:
+        if self.frequency == Frequency.YEARLY:
             return (self.amount_cents + 6) // 12
         return self.amount_cents
 
@@ -203,7 +275,7 @@ class Donation(_GiftDetails, db.Model):
     donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), index=True)
     recurring_gift_id: Mapped[int | None] = mapped_column(
         ForeignKey("recurring_gifts.id"), index=True)
-    status: Mapped[str] = mapped_column(String(24), default=SUCCEEDED)
+    status: Mapped[str] = mapped_column(String(24), default=DonationStatus.SUCCEEDED)
     refunded_cents: Mapped[int] = mapped_column(default=0)
     dispute_status: Mapped[str | None] = mapped_column(String(32))
     billing_reason: Mapped[str | None] = mapped_column(String(40))
@@ -306,10 +378,6 @@ class ChargeState(db.Model):
     refunded_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dispute_status: Mapped[str | None] = mapped_column(String(32))
     dispute_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-# Stripe's refund states that give the money back to the donor (or are on their way).
-REFUND_FAILED_STATES = ("failed", "canceled")
 
 
 class ChargeRefund(db.Model):

@@ -29,7 +29,7 @@ from membership.donations.forms import (
     check_amount,
 )
 from membership.donations.gateway import GatewayError, payment_gateway
-from membership.donations.models import FREQUENCIES, PAID
+from membership.donations.models import CheckoutStatus, Frequency
 from membership.donations.money import AmountError, format_money, to_major
 from membership.errors import form_status
 from membership.extensions import db, limiter
@@ -44,7 +44,7 @@ def _donate_limit() -> str:
 def _preselect(form: DonateForm) -> None:
     """GET /donate?amount=&frequency=&campaign=&currency= fills the form in."""
     args = request.args
-    if args.get("frequency") in FREQUENCIES:
+    if args.get("frequency") in tuple(Frequency):
         form.frequency.data = args["frequency"]
     if args.get("currency", "").lower() in current_app.config["DONATION_CURRENCIES"]:
         form.currency.data = args["currency"].lower()
@@ -176,7 +176,7 @@ def thank_you():
     if checkout is None:
         abort(404)
     return render_template("donations/thank_you.html", checkout=checkout,
-                           confirmed=checkout.status == PAID)
+                           confirmed=checkout.status == CheckoutStatus.PAID)
 
 
 @bp.get("/donate/receipt/<token>")

@@ -32,32 +32,25 @@ from membership.accounts.models import User
 from membership.accounts.services import AccountError, normalize_email
 from membership.donations.gateway import GatewayError, payment_gateway
 from membership.donations.models import (
-    ACTIVE,
     ANONYMIZED_DOMAIN,
-    CANCELED,
-    DISPUTED,
     ENDED_STATUSES,
     LONG_GAP,
     LOST_DISPUTE_STATES,
-    ONCE,
-    PAID,
-    PARTIALLY_REFUNDED,
-    PAST_DUE,
     REFUND_FAILED_STATES,
-    REFUNDED,
-    REVERSED,
-    SUCCEEDED,
-    YEARLY,
     ChargeRefund,
     ChargeState,
     Checkout,
+    CheckoutStatus,
     DailyTotal,
     Donation,
+    DonationStatus,
     Donor,
     DonorActivity,
     DonorGap,
+    Frequency,
     PaymentFailure,
     RecurringGift,
+    SubscriptionStatus,
 )
 from membership.donations.money import cover_fee, format_money
 from membership.donations.signals import DonationChange, donation_changed
@@ -125,7 +118,7 @@ def cancel_recurring_gifts(user: User) -> list[str]:
         if gift.status in ENDED_STATUSES:
             continue
         amount = format_money(gift.amount_cents, gift.currency)
-        description = (_("%(amount)s a year", amount=amount) if gift.frequency == YEARLY
+        description = (_("%(amount)s a year", amount=amount) if gift.frequency == Frequency.YEARLY
                        else _("%(amount)s a month", amount=amount))
         try:
             payment_gateway().cancel(gift, "The donor deleted their account.")
@@ -267,7 +260,7 @@ def mark_checkout(public_id: str | None, session_id: str | None, status: str) ->
     checkout = checkout_by_public_id(public_id) or (
         db.session.scalar(select(Checkout).where(Checkout.stripe_session_id == session_id))
         if session_id else None)
-    if checkout is not None and checkout.status != PAID:
+    if checkout is not None and checkout.status != CheckoutStatus.PAID:
         checkout.status = status
         db.session.flush()
 
@@ -286,7 +279,7 @@ class Payment:
     customer_id: str | None = None
     gift_public_id: str | None = None   # our Checkout.public_id, from metadata
     campaign: str | None = None
-    frequency: str = ONCE
+    frequency: str = Frequency.ONCE
     billing_reason: str | None = None
     checkout_session_id: str | None = None
     payment_intent_id: str | None = None
@@ -333,7 +326,7 @@ def record_one_time_payment(payment: Payment) -> int | None:
     details = _details(checkout, payment)
     donation = _insert_donation(payment, donor, details, recurring_gift=None)
     if checkout is not None:
-        checkout.status = PAID
+        checkout.status = CheckoutStatus.PAID
     db.session.flush()
     return donation
 
@@ -347,9 +340,9 @@ def record_recurring_payment(payment: Payment, gift: RecurringGift,
     if gift.donor is None:
         gift.donor = _donor_for(payment, checkout)
     donation = _insert_donation(payment, gift.donor, details, recurring_gift=gift)
-    note_status(gift, ACTIVE, as_of)
+    note_status(gift, SubscriptionStatus.ACTIVE, as_of)
     if checkout is not None:
-        checkout.status = PAID
+        checkout.status = CheckoutStatus.PAID
     db.session.flush()
     return donation
 
@@ -375,7 +368,7 @@ def _insert_donation(payment: Payment, donor: Donor, details: dict,
         "recurring_gift_id": recurring_gift.id if recurring_gift else None,
         "amount_cents": payment.amount_cents,
         "currency": payment.currency.lower(),
-        "status": SUCCEEDED,
+        "status": DonationStatus.SUCCEEDED,
         "refunded_cents": 0,
         "billing_reason": payment.billing_reason,
         "stripe_checkout_session_id": payment.checkout_session_id,
@@ -433,6 +426,7 @@ class SubscriptionState:
     current_period_end: datetime | None = None
     ended_at: datetime | None = None
     cancel_reason: str | None = None
+    ended_because: str | None = None
     started_at: datetime | None = None
     # Facts from a checkout or an invoice, not a subscription: they create the gift if
     # needed but leave the state Stripe's subscription events report alone.
@@ -519,6 +513,8 @@ def _apply_details(gift: RecurringGift, state: SubscriptionState) -> None:
         gift.current_period_end = state.current_period_end
     if state.ended_at is not None:
         gift.ended_at = state.ended_at
+    if state.ended_because:
+        gift.ended_because = state.ended_because
     if state.cancel_reason and not gift.cancel_reason:
         gift.cancel_reason = state.cancel_reason
 
@@ -533,14 +529,14 @@ def _lock_gift(subscription_id: str) -> RecurringGift | None:
 # resolution, so of two statuses reported in the same second the later stage wins, whatever
 # order their events arrive in (created as incomplete, then updated to active, in one second).
 # A retried charge that succeeds moves past_due back to active, so active ranks above it.
-_STAGE = {"incomplete": 0, "trialing": 1, PAST_DUE: 2, ACTIVE: 3, "unpaid": 4, "paused": 4,
-          "incomplete_expired": 5, CANCELED: 5}
+_STAGE = {"incomplete": 0, "trialing": 1, SubscriptionStatus.PAST_DUE: 2, SubscriptionStatus.ACTIVE: 3, "unpaid": 4, "paused": 4,
+          "incomplete_expired": 5, SubscriptionStatus.CANCELED: 5}
 
 
 def note_status(gift: RecurringGift, status: str, as_of: datetime) -> bool:
     """Set the gift's status from an event of time `as_of`, unless a newer one already did.
     Canceled is final: no late event revives a gift. True when the status now stands."""
-    if gift.status == CANCELED:
+    if gift.status == SubscriptionStatus.CANCELED:
         return False
     if gift.status_as_of is not None:
         if as_of < gift.status_as_of:
@@ -565,8 +561,8 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
     recovered = db.session.scalar(select(Donation.id).where(
         Donation.stripe_invoice_id == invoice_id)) is not None
     # Past due now, by this event or by Stripe's current state read a moment ago.
-    note_status(gift, PAST_DUE, failed_at)
-    past_due = not recovered and gift.status == PAST_DUE
+    note_status(gift, SubscriptionStatus.PAST_DUE, failed_at)
+    past_due = not recovered and gift.status == SubscriptionStatus.PAST_DUE
     failure_id = insert_or_ignore(PaymentFailure, {
         "recurring_gift_id": gift.id,
         "stripe_invoice_id": invoice_id,
@@ -867,14 +863,14 @@ _NEIGHBOURS = select(
 
 def donation_status(donation: Donation) -> str:
     if donation.dispute_status in LOST_DISPUTE_STATES:
-        return REVERSED
+        return DonationStatus.REVERSED
     if donation.dispute_status in OPEN_DISPUTE_STATES:
-        return DISPUTED
+        return DonationStatus.DISPUTED
     if donation.refunded_cents >= donation.amount_cents:
-        return REFUNDED
+        return DonationStatus.REFUNDED
     if donation.refunded_cents > 0:
-        return PARTIALLY_REFUNDED
-    return SUCCEEDED
+        return DonationStatus.PARTIALLY_REFUNDED
+    return DonationStatus.SUCCEEDED
 
 
 # The donor's own view -------------------------------------------------------------------

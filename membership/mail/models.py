@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -8,9 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from membership.extensions import db
 from membership.types import UTCDateTime, utcnow
 
-PENDING = "pending"
-SENT = "sent"
-FAILED = "failed"  # gave up after MAIL_MAX_ATTEMPTS; staff can see why in the outbox
+
+class MailStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after MAIL_MAX_ATTEMPTS; staff can see why in the outbox
 
 
 class OutboxMessage(db.Model):
@@ -31,7 +34,7 @@ class OutboxMessage(db.Model):
     text_body: Mapped[str | None] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=MailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -19,7 +19,7 @@ from flask import render_template
 from sqlalchemy import delete, insert, select
 
 from membership.extensions import db
-from membership.mail.models import FAILED, PENDING, SENT, OutboxMessage
+from membership.mail.models import MailStatus, OutboxMessage
 from membership.observability.metrics import MAIL_SEND_FAILURES
 from membership.types import utcnow
 
@@ -53,7 +53,8 @@ def outbox_row(recipient: str, template: str, subject: str, headers: dict[str, s
                context: dict) -> dict:
     now = utcnow()
     return {"recipient": recipient, "subject": subject, "template": template,
-            "context": context, "headers": headers or {}, "status": PENDING, "attempts": 0,
+            "context": context, "headers": headers or {}, "status": MailStatus.PENDING,
+            "attempts": 0,
             "created_at": now, "next_attempt_at": now}
 
 
@@ -204,7 +205,7 @@ def deliver_pending(
     report = DeliveryReport()
     ids = db.session.scalars(
         select(OutboxMessage.id)
-        .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
+        .where(OutboxMessage.status == MailStatus.PENDING, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
     ).all()
@@ -216,7 +217,7 @@ def deliver_pending(
             # Lock the row so two workers never send the same message.
             message = db.session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
+                .where(OutboxMessage.id == message_id, OutboxMessage.status == MailStatus.PENDING)
                 .with_for_update(skip_locked=True)
             ).first()
             if message is None:
@@ -229,13 +230,13 @@ def deliver_pending(
                 MAIL_SEND_FAILURES.inc()
                 message.last_error = f"{type(error).__name__}: {error}"
                 if message.attempts >= max_attempts:
-                    message.status = FAILED
+                    message.status = MailStatus.FAILED
                     report.failed += 1
                 else:
                     message.next_attempt_at = now + _backoff(message.attempts)
                     report.retrying += 1
             else:
-                message.status = SENT
+                message.status = MailStatus.SENT
                 message.sent_at = utcnow()
                 message.last_error = None
                 report.sent += 1

@@ -15,7 +15,12 @@ from sqlalchemy import select
 from membership.accounts.models import User
 from membership.extensions import db
 from membership.mail.services import outbox_row, queue_mails
-from membership.newsletter.models import CONFIRMED, DigestSent, Subscriber, SubscriberTopic
+from membership.newsletter.models import (
+    DigestSent,
+    Subscriber,
+    SubscriberStatus,
+    SubscriberTopic,
+)
 from membership.newsletter.services import one_click_headers, subscriber_token
 from membership.observability.metrics import counts_digest_runs
 from membership.sql import upsert_insert
@@ -47,7 +52,7 @@ def send_digest(day: date, batch: int = BATCH) -> DigestRun:
     links = _LinkTemplates()
     while subscribers := db.session.execute(
             select(Subscriber.id, Subscriber.public_id, Subscriber.email).where(
-                Subscriber.status == CONFIRMED, Subscriber.id > last_id)
+                Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.id > last_id)
             .order_by(Subscriber.id).limit(batch)).all():
         last_id = subscribers[-1].id
         fresh = _claim(day, [row.id for row in subscribers])

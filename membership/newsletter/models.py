@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -9,7 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from membership.extensions import db
 from membership.types import UTCDateTime, utcnow
 
-PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"  # asked, not yet confirmed from the mail
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
 
 
 def new_public_id() -> str:
@@ -27,7 +32,7 @@ class Subscriber(db.Model):
     # hands out again after a delete (an old link must never act on a new subscriber).
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=SubscriberStatus.PENDING, index=True)
     consent_version: Mapped[str] = mapped_column(String(20))
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consent_ip: Mapped[str | None] = mapped_column(String(45))

@@ -11,13 +11,7 @@ from membership.accounts.models import User
 from membership.accounts.services import InvalidToken, make_token, normalize_email, read_token
 from membership.extensions import db
 from membership.mail.services import queue_mail
-from membership.newsletter.models import (
-    CONFIRMED,
-    PENDING,
-    UNSUBSCRIBED,
-    Subscriber,
-    SubscriberTopic,
-)
+from membership.newsletter.models import Subscriber, SubscriberStatus, SubscriberTopic
 from membership.sql import insert_or_ignore
 from membership.topics.models import Topic
 from membership.types import isoformat, utcnow
@@ -42,13 +36,13 @@ def subscribe(email: str, ip: str | None) -> Subscriber:
     address = normalize_email(email)
     now = utcnow()
     # ON CONFLICT: two sign-ups for one address at once (a double click) make one row.
-    insert_or_ignore(Subscriber, {"email": address, "status": PENDING,
+    insert_or_ignore(Subscriber, {"email": address, "status": SubscriberStatus.PENDING,
                                   "consent_version": CONSENT_VERSION, "consented_at": now,
                                   "consent_ip": ip}, conflict=["email"])
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
-    if subscriber.status == CONFIRMED:
+    if subscriber.status == SubscriberStatus.CONFIRMED:
         return subscriber
-    subscriber.status = PENDING
+    subscriber.status = SubscriberStatus.PENDING
     subscriber.consent_version = CONSENT_VERSION
     subscriber.consented_at = now
     subscriber.consent_ip = ip
@@ -62,8 +56,8 @@ def subscribe(email: str, ip: str | None) -> Subscriber:
 
 def confirm(token: str) -> Subscriber:
     subscriber = _subscriber_for("newsletter.confirm", token, CONFIRM_MAX_AGE)
-    if subscriber.status == PENDING:
-        subscriber.status = CONFIRMED
+    if subscriber.status == SubscriberStatus.PENDING:
+        subscriber.status = SubscriberStatus.CONFIRMED
         subscriber.confirmed_at = utcnow()
         db.session.flush()
     return subscriber
@@ -71,8 +65,8 @@ def confirm(token: str) -> Subscriber:
 
 def unsubscribe(subscriber: Subscriber) -> Subscriber:
     """At once, without logging in (the link in every mail never expires)."""
-    if subscriber.status != UNSUBSCRIBED:
-        subscriber.status = UNSUBSCRIBED
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        subscriber.status = SubscriberStatus.UNSUBSCRIBED
         subscriber.unsubscribed_at = utcnow()
         db.session.flush()
     return subscriber

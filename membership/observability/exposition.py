@@ -15,10 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from membership.extensions import db, limiter
-from membership.mail.models import FAILED as MAIL_FAILED
-from membership.mail.models import PENDING, OutboxMessage
+from membership.mail.models import MailStatus, OutboxMessage
 from membership.observability.state import observability
-from membership.payments.models import FAILED, StripeEvent
+from membership.payments.models import EventStatus, StripeEvent
 from membership.types import utcnow
 
 bp = Blueprint("observability", __name__)
@@ -36,12 +35,13 @@ class DatabaseCollector:
     def collect(self) -> Iterator[Metric]:
         now = utcnow()
         try:
-            failed_events = _count(StripeEvent, FAILED)
-            pending = _count(OutboxMessage, PENDING)
-            given_up = _count(OutboxMessage, MAIL_FAILED)
+            failed_events = _count(StripeEvent, EventStatus.FAILED)
+            pending = _count(OutboxMessage, MailStatus.PENDING)
+            given_up = _count(OutboxMessage, MailStatus.FAILED)
             oldest_due = db.session.scalar(
                 select(func.min(OutboxMessage.next_attempt_at))
-                .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now))
+                .where(OutboxMessage.status == MailStatus.PENDING,
+                       OutboxMessage.next_attempt_at <= now))
         except SQLAlchemyError:
             db.session.rollback()
             current_app.logger.warning("metrics: the database did not answer", exc_info=True)

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 
 from membership.donations.gateway import GATEWAY_KEY, CheckoutSession, GatewayError
-from membership.donations.models import INTERVALS, MONTHLY, ONCE, Checkout, RecurringGift
+from membership.donations.models import INTERVALS, Checkout, Frequency, RecurringGift
 
 
 def donation_metadata(checkout: Checkout) -> dict[str, str]:
@@ -24,9 +24,9 @@ def donation_metadata(checkout: Checkout) -> dict[str, str]:
 
 def line_item_name(checkout: Checkout) -> str:
     organization = current_app.config["ORGANIZATION_NAME"]
-    if checkout.frequency == ONCE:
+    if checkout.frequency == Frequency.ONCE:
         return _("Gift to %(org)s", org=organization)
-    if checkout.frequency == MONTHLY:
+    if checkout.frequency == Frequency.MONTHLY:
         return _("Monthly gift to %(org)s", org=organization)
     return _("Yearly gift to %(org)s", org=organization)
 
@@ -72,7 +72,7 @@ class StripeGateway:
             params["customer"] = donor.stripe_customer_id
         else:
             params["customer_email"] = donor.email
-        if checkout.frequency == ONCE:
+        if checkout.frequency == Frequency.ONCE:
             params["mode"] = "payment"
             params["submit_type"] = "donate"
             params["payment_intent_data"] = {"metadata": metadata}

@@ -16,17 +16,13 @@ from flask import current_app
 from membership.donations import services as donations
 from membership.donations.gateway import Gateway, GatewayError
 from membership.donations.models import (
-    CANCELED,
-    EXPIRED,
-    FAILED,
-    FREQUENCIES,
     INTERVALS,
-    MONTHLY,
-    PAID,
-    PROCESSING,
-    YEARLY,
+    CancellationReason,
+    CheckoutStatus,
+    Frequency,
+    SubscriptionStatus,
 )
-from membership.payments.models import IGNORED, PROCESSED
+from membership.payments.models import EventStatus
 from membership.payments.payload import (
     MAX_AMOUNT,
     MalformedEvent,
@@ -56,7 +52,7 @@ def _gift_metadata(obj: StripeObject) -> dict[str, str]:
     values = metadata(obj)
     if len(values.get("campaign") or "") > 100:
         raise MalformedEvent("metadata 'campaign' must be a campaign's slug")
-    if values.get("frequency") not in (None, *FREQUENCIES):
+    if values.get("frequency") not in (None, *Frequency):
         values = {**values, "frequency": None}
     return values
 
@@ -90,12 +86,12 @@ def _email_if_unknown(customer_id: str | None, gift_public_id: str | None,
 def on_checkout_completed(session: StripeObject, as_of: datetime, gateway: Gateway) -> str:
     values = _gift_metadata(session)
     if not is_donation(values):
-        return IGNORED
+        return EventStatus.IGNORED
     paid = text(session, "payment_status") in ("paid", "no_payment_required")
     mode = text(session, "mode")
     subscription_id = object_id(session, "subscription")
     if mode == "subscription" and not subscription_id:
-        return IGNORED  # no subscription was started; its events will tell us if one is
+        return EventStatus.IGNORED  # no subscription was started; its events will tell us if one is
     if mode == "subscription":
         donations.apply_subscription_state(donations.SubscriptionState(
             subscription_id=subscription_id,
@@ -111,39 +107,41 @@ def on_checkout_completed(session: StripeObject, as_of: datetime, gateway: Gatew
             authoritative=False,
         ))
         donations.mark_checkout(values.get("gift"), text(session, "id", required=True),
-                                PAID if paid else PROCESSING)
-        return PROCESSED
+                                CheckoutStatus.PAID if paid else CheckoutStatus.PROCESSING)
+        return EventStatus.PROCESSED
     if mode != "payment":
-        return IGNORED
+        return EventStatus.IGNORED
     if not paid:
         # Bank debits and the like: the money arrives later, with async_payment_succeeded.
         donations.mark_checkout(values.get("gift"), text(session, "id", required=True),
-                                PROCESSING)
-        return PROCESSED
+                                CheckoutStatus.PROCESSING)
+        return EventStatus.PROCESSED
     return _record_session_payment(session, as_of)
 
 
 def on_async_payment_succeeded(session: StripeObject, as_of: datetime, gateway: Gateway) -> str:
     if not is_donation(_gift_metadata(session)) or text(session, "mode") != "payment":
-        return IGNORED
+        return EventStatus.IGNORED
     return _record_session_payment(session, as_of)
 
 
 def on_async_payment_failed(session: StripeObject, as_of: datetime, gateway: Gateway) -> str:
     values = _gift_metadata(session)
     if not is_donation(values):
-        return IGNORED
-    donations.mark_checkout(values.get("gift"), text(session, "id", required=True), FAILED)
-    return PROCESSED
+        return EventStatus.IGNORED
+    donations.mark_checkout(values.get("gift"), text(session, "id", required=True),
+                            CheckoutStatus.FAILED)
+    return EventStatus.PROCESSED
 
 
 def on_checkout_expired(session: StripeObject, as_of: datetime, gateway: Gateway) -> str:
     """The payment page closed unpaid: the pending gift is abandoned (a paid one stays)."""
     values = _gift_metadata(session)
     if not is_donation(values):
-        return IGNORED
-    donations.mark_checkout(values.get("gift"), text(session, "id", required=True), EXPIRED)
-    return PROCESSED
+        return EventStatus.IGNORED
+    donations.mark_checkout(values.get("gift"), text(session, "id", required=True),
+                            CheckoutStatus.EXPIRED)
+    return EventStatus.PROCESSED
 
 
 def _record_session_payment(session: StripeObject, as_of: datetime) -> str:
@@ -160,7 +158,7 @@ def _record_session_payment(session: StripeObject, as_of: datetime) -> str:
         checkout_session_id=text(session, "id", required=True),
         payment_intent_id=object_id(session, "payment_intent"),
     ))
-    return PROCESSED
+    return EventStatus.PROCESSED
 
 
 # Invoices ---------------------------------------------------------------------------------
@@ -196,8 +194,8 @@ def _billing_frequency(invoice: StripeObject) -> str:
         period = mapping(line, "period")
         start, end = moment(period, "start"), moment(period, "end")
         if start and end and end - start > YEARLY_PERIOD:
-            return YEARLY
-    return MONTHLY
+            return Frequency.YEARLY
+    return Frequency.MONTHLY
 
 
 def _invoice_payment_intent(invoice: StripeObject, gateway: Gateway) -> str | None:
@@ -214,7 +212,7 @@ def _invoice_payment_intent(invoice: StripeObject, gateway: Gateway) -> str | No
 def on_invoice_paid(invoice: StripeObject, as_of: datetime, gateway: Gateway) -> str:
     subscription_id, values = _subscription_details(invoice)
     if not subscription_id or not is_donation(values) or not amount(invoice, "amount_paid"):
-        return IGNORED
+        return EventStatus.IGNORED
     gift = _gift_for_invoice(invoice, as_of, gateway)
     paid_at = moment(mapping(invoice, "status_transitions"), "paid_at") or as_of
     donations.record_recurring_payment(donations.Payment(
@@ -230,14 +228,14 @@ def on_invoice_paid(invoice: StripeObject, as_of: datetime, gateway: Gateway) ->
         payment_intent_id=_invoice_payment_intent(invoice, gateway),
         subscription_id=subscription_id,
     ), gift, as_of)
-    return PROCESSED
+    return EventStatus.PROCESSED
 
 
 def on_invoice_payment_failed(invoice: StripeObject, as_of: datetime, gateway: Gateway,
                               authentication_link: str | None = None) -> str:
     subscription_id, values = _subscription_details(invoice)
     if not subscription_id or not is_donation(values):
-        return IGNORED
+        return EventStatus.IGNORED
     gift = _gift_for_invoice(invoice, as_of, gateway)
     donations.record_payment_failure(
         gift,
@@ -249,7 +247,7 @@ def on_invoice_payment_failed(invoice: StripeObject, as_of: datetime, gateway: G
         update_card_link=external_url("donations.giving"),
         authentication_link=authentication_link,
     )
-    return PROCESSED
+    return EventStatus.PROCESSED
 
 
 def on_invoice_action_required(invoice: StripeObject, as_of: datetime,
@@ -272,7 +270,7 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
                             gateway: Gateway) -> str:
     values = _gift_metadata(subscription)
     if not is_donation(values):
-        return IGNORED
+        return EventStatus.IGNORED
     subscription_id = text(subscription, "id", required=True)
     item = (items(subscription, "items") or [{}])[0]
     price = mapping(item, "price")
@@ -282,7 +280,7 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
     details = mapping(subscription, "cancellation_details")
     pause = mapping(subscription, "pause_collection")
     status = text(subscription, "status", required=True, max_length=24)
-    ended = status == CANCELED
+    ended = status == SubscriptionStatus.CANCELED
     customer_id = object_id(subscription, "customer")
     donations.apply_subscription_state(donations.SubscriptionState(
         subscription_id=subscription_id,
@@ -303,8 +301,14 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
         current_period_end=moment(item, "current_period_end"),
         ended_at=(moment(subscription, "ended_at") or as_of) if ended else None,
         cancel_reason=text(details, "comment", max_length=5000) or text(details, "feedback"),
+        ended_because=_cancellation_reason(text(details, "reason", max_length=32)),
     ))
-    return PROCESSED
+    return EventStatus.PROCESSED
+
+
+def _cancellation_reason(reason: str | None) -> str | None:
+    """Stripe's reason, if it is one we know (a newer API version may add more)."""
+    return reason if reason in tuple(CancellationReason) else None
 
 
 def _subscription_amount(unit_amount: int | None, quantity: int) -> int | None:
@@ -317,7 +321,7 @@ def _subscription_amount(unit_amount: int | None, quantity: int) -> int | None:
 
 def on_subscription_deleted(subscription: StripeObject, as_of: datetime,
                             gateway: Gateway) -> str:
-    return on_subscription_changed({**subscription, "status": CANCELED}, as_of,
+    return on_subscription_changed({**subscription, "status": SubscriptionStatus.CANCELED}, as_of,
                                    gateway)
 
 
@@ -345,31 +349,31 @@ def on_charge_refunded(charge: StripeObject, as_of: datetime, gateway: Gateway) 
         text(charge, "id", required=True), payment_intent_id, as_of,
         amount_refunded=amount(charge, "amount_refunded") or 0,
         refunds=tuple(_refund_state(refund) for refund in items(charge, "refunds")))
-    return PROCESSED if donation is not None else IGNORED
+    return EventStatus.PROCESSED if donation is not None else EventStatus.IGNORED
 
 
 def on_refund(refund: StripeObject, as_of: datetime, gateway: Gateway) -> str:
     """A refund created, updated or failed: a failed one gives the amount back to the gift."""
     charge_id = object_id(refund, "charge")
     if not charge_id:
-        return IGNORED
+        return EventStatus.IGNORED
     payment_intent_id = object_id(refund, "payment_intent")
     _ensure_invoice_donation_knows(payment_intent_id, gateway)
     donation = donations.apply_charge_state(charge_id, payment_intent_id, as_of,
                                             refunds=(_refund_state(refund),))
-    return PROCESSED if donation is not None else IGNORED
+    return EventStatus.PROCESSED if donation is not None else EventStatus.IGNORED
 
 
 def on_dispute(dispute: StripeObject, as_of: datetime, gateway: Gateway) -> str:
     payment_intent_id = object_id(dispute, "payment_intent")
     charge_id = object_id(dispute, "charge")
     if not charge_id:
-        return IGNORED
+        return EventStatus.IGNORED
     _ensure_invoice_donation_knows(payment_intent_id, gateway)
     donation = donations.apply_charge_state(charge_id, payment_intent_id, as_of,
                                             dispute_status=text(dispute, "status",
                                                                 max_length=32))
-    return PROCESSED if donation is not None else IGNORED
+    return EventStatus.PROCESSED if donation is not None else EventStatus.IGNORED
 
 
 Handler = Callable[[StripeObject, datetime, Gateway], str]
@@ -418,7 +422,7 @@ def apply_event(event: dict[str, Any], gateway: Gateway,
                 current: CurrentState | None = None) -> str:
     handler = HANDLERS.get(event.get("type", ""))
     if handler is None:
-        return IGNORED
+        return EventStatus.IGNORED
     if current is not None:
         return handler(current.obj, current.read_at, gateway)
     return handler(event["data"]["object"], moment(event, "created"), gateway)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -8,11 +9,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from membership.extensions import db
 from membership.types import UTCDateTime, utcnow
 
-RECEIVED = "received"    # stored, not yet applied
-PROCESSED = "processed"  # applied
-IGNORED = "ignored"      # not about a donation, or a type we do not handle
-FAILED = "failed"        # applying it raised; Stripe (or a replay) will try again
-MALFORMED = "malformed"  # signed but not readable (its content, or an old API version): 400
+
+class EventStatus(StrEnum):
+    RECEIVED = "received"    # stored, not yet applied
+    PROCESSED = "processed"  # applied
+    IGNORED = "ignored"      # not about a donation, or a type we do not handle
+    FAILED = "failed"        # applying it raised; Stripe (or a replay) will try again
+    MALFORMED = "malformed"  # signed but unreadable (its content, an old API version): 400
 
 
 class StripeEvent(db.Model):
@@ -30,7 +33,7 @@ class StripeEvent(db.Model):
     livemode: Mapped[bool] = mapped_column(default=False)
     payload: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), default=RECEIVED)
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.RECEIVED)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -18,7 +18,7 @@ import stripe
 from flask import Flask, current_app, url_for
 
 from membership.donations.gateway import CheckoutSession, GatewayError
-from membership.donations.models import INTERVALS, ONCE, Checkout, Donation, RecurringGift
+from membership.donations.models import INTERVALS, Checkout, Donation, Frequency, RecurringGift
 from membership.extensions import db
 from membership.payments.gateway import donation_metadata
 
@@ -117,7 +117,7 @@ def checkout_session_object(checkout: Checkout, customer_id: str,
         "invoice": None,
         "livemode": False,
         "metadata": donation_metadata(checkout),
-        "mode": "payment" if checkout.frequency == ONCE else "subscription",
+        "mode": "payment" if checkout.frequency == Frequency.ONCE else "subscription",
         "payment_intent": payment_intent_id,
         "payment_status": "paid",
         "status": "complete",
@@ -285,7 +285,7 @@ def complete_checkout(checkout: Checkout, action: str) -> None:
         deliver([event("checkout.session.expired",
                        {**session, "status": "expired", "payment_status": "unpaid"})])
         return
-    if checkout.frequency == ONCE:
+    if checkout.frequency == Frequency.ONCE:
         session = checkout_session_object(checkout, customer_id,
                                           payment_intent_id=_id("pi"))
         if action in (DEBIT_PAID, DEBIT_FAILED):

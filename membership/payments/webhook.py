@@ -25,14 +25,7 @@ from membership.observability import StripeEventObservation
 from membership.payments import payload
 from membership.payments.handlers import CURRENT_STATE, HANDLERS, CurrentState, apply_event
 from membership.payments.lookups import MAX_ROUNDS, NeedsStripe, PrefetchedAnswers
-from membership.payments.models import (
-    FAILED,
-    IGNORED,
-    MALFORMED,
-    PROCESSED,
-    RECEIVED,
-    StripeEvent,
-)
+from membership.payments.models import EventStatus, StripeEvent
 from membership.sql import insert_or_ignore, writing_connection
 from membership.types import utcnow
 
@@ -99,7 +92,7 @@ def store_event(event: dict, raw: str, *, applied: bool = False,
         "livemode": bool(event.get("livemode")),
         "payload": raw,
         "received_at": now,
-        "status": PROCESSED if applied else RECEIVED,
+        "status": EventStatus.PROCESSED if applied else EventStatus.RECEIVED,
         "attempts": 1 if applied else 0,
         "processed_at": now if applied else None,
         "read_again_at": read_again_at if applied else None,
@@ -156,22 +149,22 @@ def apply_stored_event(event: dict, current: CurrentState | None = None,
     connection = writing_connection()
     if not is_new:
         status = connection.execute(_LOCK_EVENT, {"event_id": event["id"]}).scalar_one()
-        if status in (PROCESSED, IGNORED) and not again:
+        if status in (EventStatus.PROCESSED, EventStatus.IGNORED) and not again:
             return ALREADY
     status = apply_event(event, answers or PrefetchedAnswers(payment_gateway()), current)
     db.session.flush()
-    if not (is_new and status == PROCESSED):  # a new row was stored as processed
+    if not (is_new and status == EventStatus.PROCESSED):  # a new row was stored as processed
         connection.execute(_MARK_APPLIED, {
             "event_id": event["id"], "outcome": status, "applied_at": utcnow(),
             "attempt": 0 if is_new else 1,  # a new row counts its attempt already
-            "read_again_at": read_again_at if status == PROCESSED else None})
+            "read_again_at": read_again_at if status == EventStatus.PROCESSED else None})
     return status
 
 
 _events = StripeEvent.__table__
 # A refused copy gives way to a delivery that can be read.
 _REPLACE_REFUSED = (update(_events).where(_events.c.stripe_id == bindparam("event_id"),
-                                          _events.c.status == MALFORMED)
+                                          _events.c.status == EventStatus.MALFORMED)
                     .values(payload=bindparam("payload"), api_version=bindparam("api_version")))
 _LOCK_EVENT = (select(_events.c.status)
                .where(_events.c.stripe_id == bindparam("event_id")).with_for_update())
@@ -182,7 +175,8 @@ _MARK_APPLIED = (update(_events).where(_events.c.stripe_id == bindparam("event_i
                          read_again_at=bindparam("read_again_at")))
 
 
-def _store_failure(event: dict, raw: str, error: Exception, status: str = FAILED) -> None:
+def _store_failure(event: dict, raw: str, error: Exception,
+                   status: str = EventStatus.FAILED) -> None:
     """Keep the event (if it is not kept yet) with why it could not be applied, in a
     transaction of its own. An event applied meanwhile (by a delivery of the same event
     at the same moment, or earlier, for a new reading that failed) stays applied, and
@@ -194,9 +188,9 @@ def _store_failure(event: dict, raw: str, error: Exception, status: str = FAILED
                                    .where(StripeEvent.stripe_id == event["id"])
                                    .with_for_update())
         stored.last_error = f"{type(error).__name__}: {error}"[:4000]
-        if stored.status == MALFORMED and status != MALFORMED:
+        if stored.status == EventStatus.MALFORMED and status != EventStatus.MALFORMED:
             stored.payload, stored.api_version = raw, _api_version(event)
-        if stored.status not in (PROCESSED, IGNORED):
+        if stored.status not in (EventStatus.PROCESSED, EventStatus.IGNORED):
             stored.status = status
             stored.attempts += 1
             stored.read_again_at = None
@@ -212,10 +206,10 @@ def _refuse(event: dict, raw: str, reason: str, observation) -> Outcome:
     form we can read (the endpoint's API version, say) replaces it and is applied."""
     current_app.logger.warning("refused Stripe event %s: %s", event["id"], reason)
     try:
-        _store_failure(event, raw, payload.MalformedEvent(reason), MALFORMED)
+        _store_failure(event, raw, payload.MalformedEvent(reason), EventStatus.MALFORMED)
     except SQLAlchemyError:
         current_app.logger.exception("could not store Stripe event %s", event["id"])
-    observation.finish(MALFORMED, reason=reason)
+    observation.finish(EventStatus.MALFORMED, reason=reason)
     return Outcome(400, {"error": "rejected", "reason": reason, "event": event["id"]})
 
 
@@ -256,7 +250,7 @@ def ingest_event(event: dict, raw: str, *, again: bool = False) -> Outcome:
         observation.finish("failed")
         return Outcome(500, {"error": "the event could not be applied; it will be retried",
                              "event": event["id"]})
-    observation.finish(status, reason=reason if status == PROCESSED else None)
+    observation.finish(status, reason=reason if status == EventStatus.PROCESSED else None)
     return Outcome(200, {"received": True, "event": event["id"], "status": status,
                          "new": is_new})
 
