@@ -1,6 +1,7 @@
 """Report speed on a million donations (PostgreSQL): summary.json for a month, a year and
-three years against the plain SQL aggregate over the same rows, and the full CSV export's
-time and memory.
+three years against the plain SQL aggregate over the same rows; retention.json against
+the plain SQL that counts the same groups from the donations (and gives the same
+numbers); every dashboard page; and the CSV exports' time and memory.
 
     .venv/bin/python benchmarks/reports_bench.py
 
@@ -54,9 +55,9 @@ def main() -> None:
 
     from membership import create_app
     from membership.accounts.services import ensure_staff
-    from membership.admin.reports import Window
     from membership.donations.models import Donation
     from membership.extensions import db
+    from membership.reports.windows import Window
     from membership.types import utcnow
 
     app = create_app({"RATELIMIT_ENABLED": False, "SERVER_NAME": "bench.local"})
@@ -92,20 +93,88 @@ def main() -> None:
             print(f"{name:<12} {rows:>9,} {endpoint_ms:>10.1f} ms {plain_ms:>17.1f} ms",
                   flush=True)
 
+        year = today.year
+        print(f"\n{'retention.json':<28} {'endpoint':>9} {'plain SQL':>10}")
+        for asked in (year, year - 1):
+            def endpoint(asked=asked):
+                response = client.get(f"/admin/reports/retention.json?year={asked}")
+                assert response.status_code == 200
+                return response.get_json()
+
+            figures = endpoint()
+            plain = plain_retention(db, asked)
+            assert all(figures[key] == plain[key] for key in plain), (figures, plain)
+            print(f"{'year=' + str(asked):<28} {timed(endpoint):>6.1f} ms "
+                  f"{timed(lambda asked=asked: plain_retention(db, asked)):>7.1f} ms",
+                  flush=True)
+
+        print(f"\n{'page':<40} {'median':>9}")
+        pages = ["/admin/", "/admin/?preset=year-to-date", "/admin/?preset=last-year",
+                 "/admin/retention", f"/admin/analytics?year={year - 1}",
+                 f"/admin/reports/analytics.json?year={year - 1}", "/admin/donations",
+                 "/admin/donors", "/admin/donors?q=donor0001", "/admin/campaigns",
+                 "/admin/events", "/admin/outbox", "/admin/audit", "/admin/topics"]
+        for url in pages:
+            def page(url=url):
+                response = client.get(url)
+                assert response.status_code == 200, (url, response.status_code)
+            print(f"{url:<40} {timed(page):>6.1f} ms", flush=True)
+
         everything = windows["three years"]
-        url = f"/admin/reports/donations.csv?start={everything.start}&end={everything.end}"
-        before = peak = rss_mb()
-        started = time.perf_counter()
-        size = lines = 0
-        response = client.get(url)
-        for chunk in response.response:
-            size += len(chunk)
-            lines += chunk.count(b"\n") if isinstance(chunk, bytes) else chunk.count("\n")
-            peak = max(peak, rss_mb())
-        seconds = time.perf_counter() - started
-        print(f"donations.csv: {lines - 1:,} rows, {size / 1e6:.0f} MB in {seconds:.1f} s; "
-              f"memory {before:.0f} MB before, {peak:.0f} MB at most while streaming",
-              flush=True)
+        for url in (f"/admin/reports/donations.csv?start={everything.start}&end={everything.end}",
+                    f"/admin/reports/lybunt.csv?year={year}",
+                    f"/admin/reports/sybunt.csv?year={year}"):
+            stream(client, url)
+
+
+# The same groups as retention.json, counted straight from the donations in one pass.
+PLAIN_RETENTION = """
+WITH gave AS (
+  SELECT donor_id,
+         bool_or(created_at >= :starts AND created_at < :ends) AS this_year,
+         bool_or(created_at >= :previous AND created_at < :starts) AS last_year,
+         bool_or(created_at < :previous) AS before
+  FROM donations
+  WHERE CASE WHEN dispute_status IN ('lost', 'appeal_needs_response', 'appeal_under_review')
+             THEN 0 ELSE amount_cents - refunded_cents END > 0
+    AND created_at < :ends
+  GROUP BY donor_id)
+SELECT count(*) FILTER (WHERE this_year) AS donors,
+       count(*) FILTER (WHERE last_year) AS donors_previous,
+       count(*) FILTER (WHERE this_year AND last_year) AS retained,
+       count(*) FILTER (WHERE this_year AND NOT last_year AND NOT before) AS new,
+       count(*) FILTER (WHERE this_year AND NOT last_year AND before) AS recaptured,
+       count(*) FILTER (WHERE last_year AND NOT this_year) AS lybunt,
+       count(*) FILTER (WHERE before AND NOT last_year AND NOT this_year) AS sybunt
+FROM gave"""
+
+
+def plain_retention(db, year: int) -> dict:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    row = db.session.execute(text(PLAIN_RETENTION), {
+        "previous": datetime(year - 1, 1, 1, tzinfo=UTC),
+        "starts": datetime(year, 1, 1, tzinfo=UTC),
+        "ends": datetime(year + 1, 1, 1, tzinfo=UTC)}).one()
+    return dict(row._mapping)
+
+
+def stream(client, url: str) -> None:
+    """Read a CSV export to its end: rows, size, seconds and the process's peak memory."""
+    before = peak = rss_mb()
+    started = time.perf_counter()
+    size = lines = 0
+    response = client.get(url)
+    for chunk in response.response:
+        size += len(chunk)
+        lines += chunk.count(b"\n") if isinstance(chunk, bytes) else chunk.count("\n")
+        peak = max(peak, rss_mb())
+    seconds = time.perf_counter() - started
+    name = url.split("?")[0].rsplit("/", 1)[1]
+    print(f"{name}: {lines - 1:,} rows, {size / 1e6:.1f} MB in {seconds:.1f} s; memory "
+          f"{before:.0f} MB before, {peak:.0f} MB at most while streaming", flush=True)
 
 
 if __name__ == "__main__":

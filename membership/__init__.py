@@ -95,33 +95,35 @@ def register_domains(app: Flask) -> None:
         email_verified,
     )
     from membership.campaigns import services as campaigns
-    from membership.donations import services as donations
+    from membership.donations import donors, giving
+    from membership.donations.checkout import CAMPAIGN_OFFERS_KEY
     from membership.donations.signals import donation_changed
     from membership.newsletter import services as newsletter
     from membership.payments.gateway import init_gateway
+    from membership.reports.kept import keep_totals
     from membership.topics import routes as topics_routes
     from membership.topics import services as topics
 
     init_gateway(app)
-    email_verified.connect(donations.link_donor_to_account, weak=False)
-    account_closing.connect(donations.cancel_recurring_gifts, weak=False)
-    account_deleting.connect(donations.anonymize_donor_records, weak=False)
-    account_exporting.connect(donations.export_giving, weak=False)
-    account_exporting.connect(donations.export_recurring_gifts, weak=False)
+    email_verified.connect(donors.link_donor_to_account, weak=False)
+    account_closing.connect(giving.cancel_recurring_gifts, weak=False)
+    account_deleting.connect(donors.anonymize_donor_records, weak=False)
+    account_exporting.connect(giving.export_giving, weak=False)
+    account_exporting.connect(giving.export_recurring_gifts, weak=False)
+    donation_changed.connect(keep_totals, weak=False)
     donation_changed.connect(campaigns.count_donation_change, weak=False)
     account_exporting.connect(topics.export_follows, weak=False)
     account_exporting.connect(newsletter.export_subscription, weak=False)
     account_deleting.connect(newsletter.forget_subscriber, weak=False)
     user_logged_in.connect(topics_routes.follow_pending_topic, weak=False)
-    app.extensions[donations.CAMPAIGN_OFFERS_KEY] = campaigns.campaign_offer
+    app.extensions[CAMPAIGN_OFFERS_KEY] = campaigns.campaign_offer
     campaigns.init_caches(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from membership import demo
+    from membership import admin, demo
     from membership.accounts import cli as accounts_cli
     from membership.accounts import routes as accounts
-    from membership.admin import routes as admin
     from membership.campaigns import routes as campaigns
     from membership.donations import routes as donations
     from membership.mail import cli as mail_cli
@@ -148,7 +150,16 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_template_context(app: Flask) -> None:
+    from membership.campaigns.services import featured_campaign
+    from membership.donations.forms import frequency_label
+    from membership.donations.money import format_money
+    from membership.types import utcnow
+
     app.jinja_env.globals["get_locale"] = get_locale
+    # A callable: only pages that show the campaign banner pay for the lookup.
+    app.jinja_env.globals["featured_campaign"] = lambda: featured_campaign(utcnow())
+    app.add_template_filter(format_money, "money")
+    app.add_template_filter(frequency_label, "frequency_label")
 
     @app.context_processor
     def organization() -> dict[str, Any]:

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import Date, event, func, type_coerce
+from sqlalchemy import Date, Integer, event, func, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -46,6 +46,13 @@ def utc_day(column, dialect: str):
     if dialect == "postgresql":
         return func.date(func.timezone("UTC", column))
     return type_coerce(func.date(column), Date)  # SQLite keeps UTC text: its date part
+
+
+def utc_year(column, dialect: str):
+    """The UTC calendar year of a timestamp column, as an integer."""
+    if dialect == "postgresql":
+        return func.cast(func.extract("year", func.timezone("UTC", column)), Integer)
+    return func.cast(func.substr(column, 1, 4), Integer)  # SQLite keeps UTC text
 
 
 def utc_period(column, period: str, dialect: str):

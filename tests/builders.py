@@ -6,7 +6,7 @@ import random
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 from sqlalchemy import event, select
@@ -15,16 +15,12 @@ from membership.accounts.models import User
 from membership.accounts.services import hash_password
 from membership.campaigns.models import Campaign
 from membership.campaigns.services import save_campaign
+from membership.donations.charges import apply_charge_state
+from membership.donations.checkout import GiftChoice, start_checkout
+from membership.donations.donors import get_or_create_donor
 from membership.donations.models import RecurringGift
-from membership.donations.services import (
-    GiftChoice,
-    Payment,
-    apply_charge_state,
-    get_or_create_donor,
-    record_one_time_payment,
-    record_recurring_payment,
-    start_checkout,
-)
+from membership.donations.recording import Payment, record_one_time_payment
+from membership.donations.recurring import record_recurring_payment
 from membership.extensions import db
 from membership.mail.models import OutboxMessage
 from membership.mail.services import render_message
@@ -182,3 +178,12 @@ def flaky_database(fraction: float, seed: int):
     chance = random.Random(seed)
     return refusing_statements(
         lambda sql: sql.startswith(("INSERT", "UPDATE")) and chance.random() < fraction)
+
+
+def at(year: int, month: int = 6, day: int = 15) -> datetime:
+    """Noon UTC of a day: a moment well inside its year, for histories built by hand."""
+    return datetime(year, month, day, 12, tzinfo=UTC)
+
+
+def new_year(year: int) -> datetime:
+    return datetime(year, 1, 1, tzinfo=UTC)

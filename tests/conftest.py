@@ -157,6 +157,18 @@ def staff(app):
 
 
 @pytest.fixture
+def staff_client(client, forms, staff):
+    forms.login("editor@example.org", "another sturdy passphrase")
+    return client
+
+
+@pytest.fixture
+def reader_client(app, forms, reader):
+    forms.login("reader@example.org", "a sturdy passphrase")
+    return forms.client
+
+
+@pytest.fixture
 def send(app, client):
     """Posts a Stripe event to the webhook, signed with the app's secret."""
     def send(evt, **kwargs):

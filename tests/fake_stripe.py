@@ -73,7 +73,7 @@ class FakeStripe:
         if method == "POST" and path == "/v1/billing_portal/sessions":
             return self._json({"id": "bps_fake", "object": "billing_portal.session",
                                "url": "https://billing.stripe.test/session/bps_fake"})
-        if path.startswith(("/v1/subscriptions/", "/v1/charges/")):
+        if path.startswith(("/v1/subscriptions/", "/v1/charges/", "/v1/payment_intents/")):
             return self._object(path.rsplit("/", 1)[1], method, path)
         if method == "GET" and path == "/v1/invoice_payments":
             return self._json(self._invoice_payments(params))
@@ -95,7 +95,7 @@ class FakeStripe:
             if method == "DELETE":
                 known["status"] = "canceled"
             return self._json(known)
-        if method == "GET" or path.startswith("/v1/charges/"):
+        if method == "GET" or path.startswith(("/v1/charges/", "/v1/payment_intents/")):
             return self._json({"error": {"type": "invalid_request_error",
                                          "code": "resource_missing",
                                          "message": f"No such object: '{object_id}'"}}, 404)

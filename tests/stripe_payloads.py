@@ -120,6 +120,15 @@ def charge(*, payment_intent: str, amount: int, amount_refunded: int = 0,
                  refunded=amount_refunded >= amount, currency="usd")
 
 
+def balance_transaction(*, amount: int, fee: int, currency: str = "usd",
+                        source: str | None = None) -> dict[str, Any]:
+    """A charge's balance transaction, as Stripe expands it in a charge it was asked for."""
+    return {"id": fresh_id("txn"), "object": "balance_transaction", "amount": amount,
+            "fee": fee, "net": amount - fee, "currency": currency, "source": source,
+            "type": "charge", "status": "pending", "exchange_rate": None,
+            "created": int(time.time())}
+
+
 def dispute(*, charge_id: str, payment_intent: str, amount: int,
             status: str = "needs_response") -> dict[str, Any]:
     return _from("dispute", id=fresh_id("dp"), charge=charge_id, payment_intent=payment_intent,

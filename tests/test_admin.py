@@ -156,7 +156,28 @@ def test_staff_see_the_payload_and_error_and_replay_a_failed_event(client, forms
     from membership.donations.models import Donation
 
     assert db.session.query(Donation).count() == 1
+    [entry] = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "stripe_event.replay"))
+    assert (entry.target, entry.details) == (f"event {failed_event['id']}",
+                                             {"outcome": "processed"})
     assert client.get("/admin/events/evt_nope").status_code == 404
+
+
+def test_a_replay_that_fails_again_is_audited_with_its_failure(client, forms, staff,
+                                                              failed_event, app):
+    """The audit entry is written in the transaction that records the outcome: with the
+    failure stored again when applying fails once more."""
+    from membership.donations.models import Donation
+
+    forms.login("editor@example.org", "another sturdy passphrase")
+    with failing_inserts("donations"):
+        forms.post(f"/admin/events/{failed_event['id']}/replay",
+                   page=f"/admin/events/{failed_event['id']}")
+    db.session.rollback()
+    [entry] = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "stripe_event.replay"))
+    assert entry.details == {"outcome": "failed"}
+    assert db.session.query(Donation).count() == 0
 
 
 def test_admin_lists_page_and_keep_their_filters(client, forms, staff):

@@ -18,11 +18,8 @@ from membership.campaigns.services import (
     save_campaign,
 )
 from membership.donations.models import Checkout, RecurringGift
-from membership.donations.services import (
-    Payment,
-    record_one_time_payment,
-    record_recurring_payment,
-)
+from membership.donations.recording import Payment, record_one_time_payment
+from membership.donations.recurring import record_recurring_payment
 from membership.extensions import db
 from membership.types import utcnow
 from tests.builders import give, make_campaign, refund_or_dispute, settle

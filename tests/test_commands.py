@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from membership.accounts.models import User
-from membership.campaigns.models import ACTIVE, Campaign
+from membership.campaigns.models import Campaign, CampaignStatus
 from membership.campaigns.services import recounted_totals
 from membership.donations.models import Donation
 from membership.extensions import db
@@ -105,7 +105,7 @@ def test_seed_demo_adds_the_contract_content_once(app, flask_command):
     slugs = set(db.session.scalars(select(Topic.slug)))
     assert slugs >= CONTRACT_SLUGS
     campaign = db.session.scalar(select(Campaign).where(Campaign.slug == "20th-anniversary"))
-    assert campaign is not None and campaign.status(utcnow()) == ACTIVE
+    assert campaign is not None and campaign.status(utcnow()) == CampaignStatus.ACTIVE
     first = catalogue_counts()
     assert first[2] > 0
     assert flask_command("seed-demo").returncode == 0

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from membership.donations.models import Checkout, Donation, Donor, RecurringGift
 from membership.extensions import db
 from membership.mail.services import render_message
+from membership.payments.sandbox import settled_charge
 from tests.builders import last_link, make_campaign, outbox
 from tests.conftest import Browserless
 
@@ -189,7 +190,7 @@ def test_receipt_link_in_the_thank_you_mail_works_without_logging_in(app, forms)
 
 
 def test_yearly_statement_totals_net_of_refunds(client, forms, reader):
-    from membership.donations.services import apply_charge_state
+    from membership.donations.charges import apply_charge_state
     from membership.types import utcnow
 
     for amount in ("50", "25"):
@@ -378,3 +379,18 @@ def test_the_sandbox_plays_nothing_on_someone_elses_gift(forms, reader):
     donation = db.session.scalar(select(Donation))
     response = forms.post(f"/sandbox/donations/{donation.id}/refund", page="/account/giving")
     assert response.status_code == 404
+
+
+def test_sandbox_payments_settle_in_the_account_currency_with_stripes_fee(app, forms):
+    """The sandbox sends each payment's charge with its balance transaction, as Stripe's
+    would read: settled in the account's currency, less 2.9% + 30¢; a euro gift at the
+    sandbox's rate."""
+    pay(forms, give(forms, amount="50"))
+    pay(forms, give(forms, amount="18", frequency="monthly"))
+    db.session.rollback()
+    settled = sorted((donation.settled_currency, donation.settled_amount_cents,
+                      donation.settled_fee_cents) for donation in db.session.scalars(
+                          select(Donation)))
+    assert settled == [("usd", 1800, 82), ("usd", 5000, 175)]
+    euros = settled_charge("pi_sbx", 5000, "eur", 0)["balance_transaction"]
+    assert (euros["currency"], euros["amount"], euros["fee"]) == ("usd", 5400, 187)

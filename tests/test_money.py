@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from membership.config import ConfigError, load_config
+from membership.donations.checkout import fee_for
 from membership.donations.forms import check_amount
 from membership.donations.money import (
     AmountError,
@@ -14,7 +15,6 @@ from membership.donations.money import (
     parse_amount,
     to_minor,
 )
-from membership.donations.services import fee_for
 
 
 @pytest.mark.parametrize(("text", "currency", "minor"), [

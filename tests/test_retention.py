@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,30 +14,10 @@ from hypothesis import strategies as st
 from membership.donations.models import Donation
 from membership.extensions import db
 from membership.reports.retention import retention, retention_by_year
-from tests.builders import give, refund_or_dispute, settle
+from tests.builders import at, give, new_year, refund_or_dispute, settle
 from tests.conftest import empty_database
 
 MICROSECOND = timedelta(microseconds=1)
-
-
-@pytest.fixture
-def staff_client(client, forms, staff):
-    forms.login("editor@example.org", "another sturdy passphrase")
-    return client
-
-
-@pytest.fixture
-def reader_client(app, forms, reader):
-    forms.login("reader@example.org", "a sturdy passphrase")
-    return forms.client
-
-
-def at(year: int, month: int = 6, day: int = 15) -> datetime:
-    return datetime(year, month, day, 12, tzinfo=UTC)
-
-
-def new_year(year: int) -> datetime:
-    return datetime(year, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from membership.admin.reports import Window, summary
 from membership.donations.models import Checkout, Donation, RecurringGift
 from membership.extensions import db
 from membership.payments.models import StripeEvent
+from membership.reports.summary import summary
+from membership.reports.windows import Window
 from membership.sql import upsert_insert
 from membership.types import utcnow
 from tests import stripe_payloads as sp

@@ -97,8 +97,8 @@ def test_concurrent_gifts_keep_every_running_total_exact(app, database_url, stri
     """Different gifts to one campaign, several by the same donors, all at once: the
     campaign's, the day's and each donor's kept figures equal a recount."""
     from membership.campaigns.services import recounted_totals
-    from membership.donations.models import DailyTotal, DonorGap
-    from membership.donations.services import daily_totals_from_donations
+    from membership.reports.kept import daily_totals_from_donations
+    from membership.reports.models import DailyTotal, DonorGap
     from tests.builders import make_campaign
 
     campaign = make_campaign("20th-anniversary")

@@ -166,7 +166,7 @@ def test_unpaid_checkout_records_nothing_until_the_async_payment_succeeds(send):
 
 
 def test_async_payment_failure_records_nothing_and_marks_the_checkout(app, send):
-    from membership.donations.services import GiftChoice, start_checkout
+    from membership.donations.checkout import GiftChoice, start_checkout
 
     checkout = start_checkout(GiftChoice(email="donor@example.org", amount_cents=3600,
                                          currency="usd", frequency="once"))
@@ -182,7 +182,7 @@ def test_async_payment_failure_records_nothing_and_marks_the_checkout(app, send)
 
 
 def test_checkout_details_follow_the_gift(app, send):
-    from membership.donations.services import GiftChoice, start_checkout
+    from membership.donations.checkout import GiftChoice, start_checkout
 
     checkout = start_checkout(GiftChoice(
         email="donor@example.org", amount_cents=1800, currency="usd", frequency="once",

@@ -7,6 +7,7 @@ from wtforms import BooleanField, EmailField, Form, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from membership.accounts.services import email_exists, password_problem
+from membership.forms import strip
 
 
 class _NewPasswordMixin:
@@ -29,7 +30,7 @@ def _email_field(label=None) -> EmailField:
     return EmailField(
         label or _l("E-mail address"),
         validators=[DataRequired(), Email(check_deliverability=False), Length(max=320)],
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        filters=[strip],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
 
@@ -119,7 +120,3 @@ class DeleteAccountForm(FlaskForm):
     confirm = BooleanField(
         _l("I understand that this cannot be undone"), validators=[DataRequired()]
     )
-
-
-class ResendVerificationForm(FlaskForm):
-    """No fields: the CSRF token is the whole form."""

@@ -24,12 +24,12 @@ from membership.accounts.forms import (
     ForgotPasswordForm,
     LoginForm,
     ProfileForm,
-    ResendVerificationForm,
     ResetPasswordForm,
     SignupForm,
 )
 from membership.errors import INVALID, form_status
 from membership.extensions import db, limiter
+from membership.forms import PostOnlyForm
 from membership.urls import safe_next_url
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -86,10 +86,11 @@ mail_limited = _limited(
 
 
 def sign_in(user, remember: bool = False) -> None:
-    """Start a server-side sign-in for `user`, commit, and hand it to the cookies."""
+    """Start a server-side sign-in for `user` and hand it to the cookies; what the
+    sign-in's receivers do (following a topic chosen before) commits with it."""
     sessions.start_session(user, remember)
-    db.session.commit()
     login_user(user, remember=remember)
+    db.session.commit()
 
 
 def _next_url(default_endpoint: str = "accounts.account") -> str:
@@ -160,7 +161,7 @@ def verify_email(token: str):
 @login_required
 @mail_limited
 def resend_verification():
-    if ResendVerificationForm().validate_on_submit() and not current_user.is_verified:
+    if PostOnlyForm().validate_on_submit() and not current_user.is_verified:
         services.send_verification(current_user)
         db.session.commit()
         flash(_("We sent a new confirmation link to %(email)s.", email=current_user.email),
@@ -206,7 +207,7 @@ def _account_page(status: int = 200, **forms):
     forms.setdefault("email_form", ChangeEmailForm(formdata=None))
     forms.setdefault("password_form", ChangePasswordForm(formdata=None))
     forms.setdefault("delete_form", DeleteAccountForm(formdata=None))
-    forms.setdefault("resend_form", ResendVerificationForm(formdata=None))
+    forms.setdefault("resend_form", PostOnlyForm(formdata=None))
     return render_template("accounts/account.html", **forms), status
 
 

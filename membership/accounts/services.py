@@ -8,10 +8,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+from membership import tokens
 from membership.accounts.models import User, new_session_token
 from membership.accounts.sessions import end_other_sessions
 from membership.accounts.signals import (
@@ -147,20 +147,16 @@ def ensure_staff(email: str, password: str) -> tuple[User, bool]:
 
 # Tokens -------------------------------------------------------------------------------
 
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"accounts.{purpose}")
-
-
 def make_token(purpose: str, payload: dict[str, Any]) -> str:
-    return _serializer(purpose).dumps(payload)
+    return tokens.make(f"accounts.{purpose}", payload)
 
 
 def read_token(purpose: str, token: str, max_age: int) -> dict[str, Any]:
     try:
-        payload = _serializer(purpose).loads(token, max_age=max_age)
-    except SignatureExpired as error:
+        payload = tokens.read(f"accounts.{purpose}", token, max_age)
+    except tokens.ExpiredToken as error:
         raise InvalidToken(_("This link has expired. Please ask for a new one.")) from error
-    except BadSignature as error:
+    except tokens.BadToken as error:
         raise InvalidToken(_("This link is not valid.")) from error
     if not isinstance(payload, dict):
         raise InvalidToken(_("This link is not valid."))

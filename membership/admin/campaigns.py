@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from membership.admin.audit import changes, record_staff_action
-from membership.admin.routes import bp
+from membership.admin.blueprint import bp
 from membership.campaigns import services
-from membership.campaigns.forms import CampaignForm, EndCampaignForm, form_data
+from membership.campaigns.forms import CampaignForm, form_data
 from membership.campaigns.models import Campaign
 from membership.errors import form_status
 from membership.extensions import db
+from membership.forms import PostOnlyForm
 from membership.types import utcnow
 
 
 @bp.get("/campaigns")
 def campaigns():
     now = utcnow()
-    rows = db.session.scalars(select(Campaign).order_by(Campaign.starts_at.desc())).all()
-    return render_template("admin/campaigns.html", campaigns=rows, now=now,
-                           progress=services.progress, end_form=EndCampaignForm(formdata=None))
+    return render_template("admin/campaigns.html", campaigns=services.all_campaigns(), now=now,
+                           progress=services.progress, end_form=PostOnlyForm(formdata=None))
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
@@ -56,7 +55,7 @@ def _campaign_form(form: CampaignForm, campaign: Campaign | None):
 @bp.post("/campaigns/<int:campaign_id>/end")
 def end_campaign(campaign_id: int):
     campaign = db.get_or_404(Campaign, campaign_id)
-    if not EndCampaignForm().validate_on_submit():
+    if not PostOnlyForm().validate_on_submit():
         abort(400)
     if services.end_campaign(campaign, utcnow()):
         record_staff_action("campaign.end", f"campaign {campaign.slug}",

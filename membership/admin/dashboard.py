@@ -6,14 +6,21 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Response, jsonify, render_template, request, stream_with_context
-from sqlalchemy import select
 
-from membership.admin import reports
+from membership.admin.blueprint import bp
 from membership.admin.charts import bar_chart, line_chart
-from membership.admin.routes import bp
-from membership.campaigns.models import Campaign
-from membership.extensions import db
+from membership.campaigns.services import all_campaigns
 from membership.reports import retention
+from membership.reports.exports import donations_csv as donation_rows
+from membership.reports.series import Point, dashboard_series
+from membership.reports.summary import summary as donation_summary
+from membership.reports.windows import (
+    ReportError,
+    Window,
+    campaign_named,
+    refuse_unknown,
+    window_from,
+)
 from membership.types import utcnow
 
 
@@ -31,16 +38,16 @@ def presets(today: date) -> dict[str, tuple[date, date]]:
 def _report_parameters(today: date, known=("start", "end", "campaign")):
     """(window, campaign) from the query string, or ReportError."""
     args = request.args
-    reports.refuse_unknown(args.keys(), known)
+    refuse_unknown(args.keys(), known)
     chosen = presets(today).get(args.get("preset", ""))
     if chosen and not (args.get("start") or args.get("end")):
-        window = reports.Window(*chosen)
+        window = Window(*chosen)
     else:
-        window = reports.window_from(args.get("start"), args.get("end"), today)
-    return window, reports.campaign_named(args.get("campaign"))
+        window = window_from(args.get("start"), args.get("end"), today)
+    return window, campaign_named(args.get("campaign"))
 
 
-def _bad_request(error: reports.ReportError):
+def _bad_request(error: ReportError):
     return jsonify(error="Bad Request", reason=str(error)), 400
 
 
@@ -49,12 +56,12 @@ def home():
     today = utcnow().date()
     try:
         window, campaign = _report_parameters(today, ("start", "end", "campaign", "preset"))
-    except reports.ReportError as error:
-        window, campaign, problem = reports.window_from(None, None, today), None, str(error)
+    except ReportError as error:
+        window, campaign, problem = window_from(None, None, today), None, str(error)
     else:
         problem = None
-    summary = reports.summary(window, campaign)
-    series = reports.dashboard_series(window, campaign)
+    summary = donation_summary(window, campaign)
+    series = dashboard_series(window, campaign)
     currency = summary["currency"]
     charts = {
         "gross": bar_chart(series["gross"], ["one_time", "recurring"], currency, stacked=True),
@@ -62,10 +69,9 @@ def home():
         "donors": bar_chart(series["donors"], ["new", "returning"], None, stacked=True),
         "failed": bar_chart(series["failed"], ["failed"], None),
     }
-    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_at.desc())).all()
     return render_template(
         "admin/dashboard.html", summary=summary, series=series, charts=charts,
-        window=window, campaign=campaign, campaigns=campaigns, problem=problem,
+        window=window, campaign=campaign, campaigns=all_campaigns(), problem=problem,
         presets=presets(today), preset=request.args.get("preset"),
     )
 
@@ -74,21 +80,21 @@ def home():
 def summary_json():
     try:
         window, campaign = _report_parameters(utcnow().date())
-    except reports.ReportError as error:
+    except ReportError as error:
         return _bad_request(error)
-    return jsonify(reports.summary(window, campaign))
+    return jsonify(donation_summary(window, campaign))
 
 
 @bp.get("/reports/donations.csv")
 def donations_csv():
     try:
         window, campaign = _report_parameters(utcnow().date())
-    except reports.ReportError as error:
+    except ReportError as error:
         return _bad_request(error)
     name = f"donations-{window.start}-{window.end}"
     if campaign is not None:
         name += f"-{campaign.slug}"
-    return _csv_download(reports.donations_csv(window, campaign), name)
+    return _csv_download(donation_rows(window, campaign), name)
 
 
 def _csv_download(rows, name: str) -> Response:
@@ -100,7 +106,7 @@ def _csv_download(rows, name: str) -> Response:
 
 def _report_year():
     """The `year` of a retention report, or ReportError/YearError."""
-    reports.refuse_unknown(request.args.keys(), ("year",))
+    refuse_unknown(request.args.keys(), ("year",))
     return retention.parse_year(request.args.get("year"))
 
 
@@ -110,7 +116,7 @@ def _report_year():
 def retention_json():
     try:
         year = _report_year()
-    except (reports.ReportError, retention.YearError) as error:
+    except ReportError as error:
         return _bad_request(error)
     return jsonify(retention.retention(year))
 
@@ -128,7 +134,7 @@ def sybunt_csv():
 def _lapsed_csv(group: str):
     try:
         year = _report_year()
-    except (reports.ReportError, retention.YearError) as error:
+    except ReportError as error:
         return _bad_request(error)
     return _csv_download(retention.lapsed_csv(year, group), f"{group}-{year}")
 
@@ -144,7 +150,7 @@ def retention_page():
         problem = None
     years = retention.retention_by_year(year)
     lifecycle = ["retained", "recaptured", "new"]
-    points = [reports.Point(date(row["year"], 1, 1), {name: row[name] for name in lifecycle})
+    points = [Point(date(row["year"], 1, 1), {name: row[name] for name in lifecycle})
               for row in years]
     chart = bar_chart(points, lifecycle, None, stacked=True)
     return render_template("admin/retention.html", years=years, year=year, chart=chart,

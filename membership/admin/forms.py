@@ -41,7 +41,3 @@ class DonationFilterForm(FlaskForm):
         SelectChoice(DonationStatus.DISPUTED, _l("Disputed")),
         SelectChoice(DonationStatus.REVERSED, _l("Dispute lost")),
     ])
-
-
-class ReplayForm(FlaskForm):
-    """No fields: the CSRF token is the whole form."""

@@ -2,88 +2,56 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-
 from flask import render_template, request
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from membership.accounts.models import User
+from membership.admin.blueprint import bp, pager_args
 from membership.admin.forms import DonationFilterForm, DonorSearchForm
 from membership.admin.models import AuditEntry
-from membership.admin.routes import bp
-from membership.donations.models import Donation, Donor, RecurringGift
+from membership.donations import records
+from membership.donations.models import Donor
 from membership.extensions import db
 from membership.inputs import page_number
-from membership.mail.models import OutboxMessage
+from membership.mail.services import mails_to
 from membership.newsletter.services import status_of as newsletter_status
 from membership.topics.services import followed_topics
 
 PER_PAGE = 50
 
 
-def _pager_args() -> dict:
-    return {key: value for key, value in request.args.items() if key != "page"}
-
-
 @bp.get("/donors")
 def donors():
     form = DonorSearchForm(request.args, meta={"csrf": False})
-    query = select(Donor).order_by(Donor.id.desc())
-    if form.validate() and form.q.data:
-        pattern = f"%{form.q.data.strip().lower()}%"
-        query = query.where(or_(Donor.email.like(pattern), func.lower(Donor.name).like(pattern)))
-    page = db.paginate(query, page=page_number(), per_page=PER_PAGE,
-                       error_out=False)
-    ids = [donor.id for donor in page.items]
-    given = dict(db.session.execute(
-        select(Donation.donor_id, func.count()).where(Donation.donor_id.in_(ids))
-        .group_by(Donation.donor_id)).all()) if ids else {}
+    query = records.donor_search(form.q.data if form.validate() else None)
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
+    given = records.gift_counts([donor.id for donor in page.items])
     return render_template("admin/donors.html", page=page, form=form, given=given,
-                           pager_args=_pager_args())
+                           pager_args=pager_args())
 
 
 @bp.get("/donors/<int:donor_id>")
 def donor(donor_id: int):
     person = db.get_or_404(Donor, donor_id)
-    account = db.session.get(User, person.user_id) if person.user_id else None
-    gifts = db.session.scalars(select(Donation).where(Donation.donor_id == person.id)
-                               .order_by(Donation.created_at.desc()).limit(500)).all()
-    recurring = db.session.scalars(select(RecurringGift).where(
-        RecurringGift.donor_id == person.id).order_by(RecurringGift.started_at.desc())).all()
-    mails = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.recipient == person.email).order_by(OutboxMessage.id.desc())
-        .limit(100)).all()
-    totals: dict[str, int] = {}
-    for gift in gifts:
-        totals[gift.currency] = totals.get(gift.currency, 0) + gift.net_cents
+    account = person.user_id and db.session.get(User, person.user_id)
+    record = records.donor_record(person)
     topics = followed_topics(account.id) if account else []
-    return render_template("admin/donor.html", donor=person, account=account, gifts=gifts,
-                           recurring=recurring, mails=mails, totals=totals, topics=topics,
+    return render_template("admin/donor.html", donor=person, account=account,
+                           gifts=record.gifts, recurring=record.recurring,
+                           mails=mails_to(person.email), totals=record.net_by_currency,
+                           topics=topics,
                            newsletter=newsletter_status(person.email))
 
 
 @bp.get("/donations")
 def donations():
     form = DonationFilterForm(request.args, meta={"csrf": False})
-    query = select(Donation).join(Donor).order_by(Donation.created_at.desc(),
-                                                  Donation.id.desc())
-    if form.validate():
-        if form.start.data:
-            query = query.where(Donation.created_at >= datetime.combine(
-                form.start.data, time.min, UTC))
-        if form.end.data:
-            query = query.where(Donation.created_at < datetime.combine(
-                form.end.data + timedelta(days=1), time.min, UTC))
-        if form.campaign.data:
-            query = query.where(Donation.campaign == form.campaign.data)
-        if form.frequency.data:
-            query = query.where(Donation.frequency == form.frequency.data)
-        if form.status.data:
-            query = query.where(Donation.status == form.status.data)
-    page = db.paginate(query, page=page_number(), per_page=PER_PAGE,
-                       error_out=False)
+    query = records.donations_matching(
+        form.start.data, form.end.data, form.campaign.data, form.frequency.data,
+        form.status.data) if form.validate() else records.donations_matching()
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
     return render_template("admin/donations.html", page=page, form=form,
-                           pager_args=_pager_args())
+                           pager_args=pager_args())
 
 
 @bp.get("/audit")

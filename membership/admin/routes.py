@@ -1,38 +1,27 @@
+"""The mail outbox and Stripe's event log, with staff's replay of an event."""
+
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, time, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from membership.admin.access import staff_required
 from membership.admin.audit import record_staff_action
-from membership.admin.forms import EventFilterForm, ReplayForm
+from membership.admin.blueprint import bp, pager_args
+from membership.admin.forms import EventFilterForm
 from membership.extensions import db
+from membership.forms import PostOnlyForm
 from membership.inputs import page_number
 from membership.mail.models import OutboxMessage
-from membership.mail.services import render_for_staff
-from membership.payments.models import StripeEvent
+from membership.mail.services import outbox_newest_first, render_for_staff
+from membership.payments.log import event_by_stripe_id, event_types, events_matching
 from membership.payments.webhook import UNREADABLE, replay_event
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-@bp.before_request
-@staff_required
-def _guard_every_admin_page() -> None:
-    """Runs before every view of this blueprint, so no admin page can forget the check."""
 
 
 @bp.get("/outbox")
 def outbox():
-    page = db.paginate(
-        select(OutboxMessage).order_by(OutboxMessage.id.desc()),
-        page=page_number(),
-        per_page=50,
-    )
+    page = db.paginate(outbox_newest_first(), page=page_number(), per_page=50)
     return render_template("admin/outbox.html", page=page)
 
 
@@ -51,42 +40,29 @@ def outbox_message(message_id: int):
 @bp.get("/events")
 def events():
     filters = EventFilterForm(request.args, meta={"csrf": False})
-    query = select(StripeEvent).order_by(StripeEvent.created.desc(), StripeEvent.id.desc())
-    if filters.validate():
-        if filters.type.data:
-            query = query.where(StripeEvent.type == filters.type.data)
-        if filters.status.data:
-            query = query.where(StripeEvent.status == filters.status.data)
-        if filters.day.data:
-            start = datetime.combine(filters.day.data, time.min, UTC)
-            query = query.where(StripeEvent.created >= start,
-                                StripeEvent.created < start + timedelta(days=1))
-    page = db.paginate(query, page=page_number(), per_page=50,
-                       error_out=False)
-    types = db.session.scalars(select(StripeEvent.type).distinct().order_by(StripeEvent.type))
-    pager_args = {key: value for key, value in request.args.items() if key != "page"}
-    return render_template("admin/events.html", page=page, filters=filters, types=list(types),
-                           pager_args=pager_args)
+    query = (events_matching(filters.type.data, filters.status.data, filters.day.data)
+             if filters.validate() else events_matching())
+    page = db.paginate(query, page=page_number(), per_page=50, error_out=False)
+    return render_template("admin/events.html", page=page, filters=filters,
+                           types=event_types(), pager_args=pager_args())
 
 
 @bp.get("/events/<stripe_id>")
 def event_detail(stripe_id: str):
-    event = db.first_or_404(select(StripeEvent).where(StripeEvent.stripe_id == stripe_id))
+    event = db.first_or_404(event_by_stripe_id(stripe_id))
     payload = json.dumps(json.loads(event.payload), indent=2, sort_keys=True)
     return render_template("admin/event.html", event=event, payload=payload,
-                           replay_form=ReplayForm(formdata=None))
+                           replay_form=PostOnlyForm(formdata=None))
 
 
 @bp.post("/events/<stripe_id>/replay")
 def replay(stripe_id: str):
-    if not ReplayForm().validate_on_submit():
+    if not PostOnlyForm().validate_on_submit():
         abort(400)
-    outcome = replay_event(stripe_id)
+    outcome = replay_event(stripe_id, note=lambda status: record_staff_action(
+        "stripe_event.replay", f"event {stripe_id}", outcome=status))
     if outcome.http_status == 404:
         abort(404)
-    record_staff_action("stripe_event.replay", f"event {stripe_id}",
-                        outcome=outcome.body.get("status") or outcome.body.get("error"))
-    db.session.commit()
     if outcome.http_status == 200:
         flash(_("Event %(id)s: %(status)s.", id=stripe_id,
                 status=outcome.body["status"].replace("_", " ")), "success")
@@ -96,7 +72,3 @@ def replay(stripe_id: str):
     else:
         flash(_("Event %(id)s failed again; the error is shown below.", id=stripe_id), "error")
     return redirect(url_for("admin.event_detail", stripe_id=stripe_id))
-
-
-# The other staff areas register their views on this blueprint, behind the same guard.
-from membership.admin import campaigns, dashboard, people, topics  # noqa: E402, F401

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from membership.admin.audit import changes, record_staff_action
-from membership.admin.routes import bp
+from membership.admin.blueprint import bp
 from membership.errors import form_status
 from membership.extensions import db
+from membership.forms import PostOnlyForm
 from membership.topics import services
-from membership.topics.forms import FollowForm, NewTopicForm, TopicForm
+from membership.topics.forms import NewTopicForm, TopicForm
 from membership.topics.models import Topic
 
 
@@ -19,7 +19,7 @@ from membership.topics.models import Topic
 def topics():
     form = NewTopicForm()
     if form.validate_on_submit():
-        if db.session.scalar(select(Topic.id).where(Topic.slug == form.slug.data)):
+        if services.slug_taken(form.slug.data):
             form.slug.errors.append(_("Another topic already uses this address."))
         else:
             topic = services.add_topic(form.slug.data, form.name.data, form.kind.data)
@@ -53,7 +53,7 @@ def edit_topic(topic_id: int):
 @bp.post("/topics/<int:topic_id>/move/<direction>")
 def move_topic(topic_id: int, direction: str):
     topic = db.get_or_404(Topic, topic_id)
-    if direction not in ("up", "down") or not FollowForm().validate_on_submit():
+    if direction not in ("up", "down") or not PostOnlyForm().validate_on_submit():
         abort(400)
     services.move_topic(topic, -1 if direction == "up" else 1)
     record_staff_action("topic.move", f"topic {topic.slug}", direction=direction)

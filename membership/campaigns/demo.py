@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from membership.campaigns.models import AMOUNT_GOAL, DONORS_GOAL, Campaign
+from membership.campaigns.models import Campaign, GoalType
 from membership.campaigns.services import campaign_by_slug, recount, save_campaign
 from membership.extensions import db
 
@@ -45,7 +45,7 @@ def seed_demo_campaigns(now: datetime) -> None:
             "appeal": "Mark our 20th anniversary with a gift: it is matched one for one "
                       "while the sponsors' pledge lasts.",
             "story": ANNIVERSARY_STORY,
-            "goal_type": AMOUNT_GOAL, "goal": 20_000_000, "currency": "usd",
+            "goal_type": GoalType.AMOUNT, "goal": 20_000_000, "currency": "usd",
             "starts_at": _midnight(now - timedelta(days=60)),
             "ends_at": _midnight(now + timedelta(days=30)),
             "featured": True,
@@ -67,7 +67,7 @@ def seed_demo_campaigns(now: datetime) -> None:
             "appeal": "Our New Year appeal: 1,000 readers to carry the newsroom through "
                       "the winter.",
             "story": NEW_YEAR_STORY,
-            "goal_type": DONORS_GOAL, "goal": 1000, "currency": "usd",
+            "goal_type": GoalType.DONORS, "goal": 1000, "currency": "usd",
             "starts_at": last_winter, "ends_at": last_winter + timedelta(days=45),
             "featured": False, "suggested_amounts": [], "milestones": [],
             "sponsor_name": None, "match_sponsor_part": None, "match_gift_part": None,

@@ -25,7 +25,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from membership.campaigns.models import AMOUNT_GOAL, DONORS_GOAL, Campaign
+from membership.campaigns.models import Campaign, GoalType
 from membership.donations.money import (
     AmountError,
     format_money,
@@ -33,8 +33,8 @@ from membership.donations.money import (
     to_major,
     to_minor,
 )
+from membership.forms import SLUG_PATTERN, strip
 
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 RATIO = re.compile(r"^\s*(\d{1,3})\s*:\s*(\d{1,3})\s*$")
 MILESTONE = re.compile(r"^\s*([\d,.]+)\s*[:=|]\s*(.+?)\s*$")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
@@ -43,10 +43,6 @@ WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
 MAX_GOAL_MINOR = 2_000_000_000
 MAX_DONORS = 10_000_000
 FIRST_YEAR, LAST_YEAR = 1970, 2999
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 class CampaignForm(FlaskForm):
@@ -60,21 +56,21 @@ class CampaignForm(FlaskForm):
                     Regexp(SLUG_PATTERN, message=_l(
                         "Use lowercase letters, digits and single hyphens, like "
                         "20th-anniversary."))],
-        filters=[_strip],
+        filters=[strip],
         description=_l("The campaign's address: /campaigns/<slug>. It cannot change later."))
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)],
-                        filters=[_strip])
+                        filters=[strip])
     appeal = TextAreaField(_l("Short appeal"), validators=[DataRequired(), Length(max=500)],
-                           filters=[_strip],
+                           filters=[strip],
                            description=_l("One or two sentences for the banner and cards."))
     story = TextAreaField(_l("Story"), validators=[Optional(), Length(max=20000)],
                           description=_l("Markdown: paragraphs, **bold**, lists, links."),
                           render_kw={"rows": 10})
-    goal_type = RadioField(_l("The goal counts"), default=AMOUNT_GOAL, choices=[
-        SelectChoice(AMOUNT_GOAL, _l("Money raised")),
-        SelectChoice(DONORS_GOAL, _l("Donors")),
+    goal_type = RadioField(_l("The goal counts"), default=GoalType.AMOUNT, choices=[
+        SelectChoice(GoalType.AMOUNT, _l("Money raised")),
+        SelectChoice(GoalType.DONORS, _l("Donors")),
     ], validators=[DataRequired()])
-    goal = StringField(_l("Goal"), validators=[DataRequired()], filters=[_strip],
+    goal = StringField(_l("Goal"), validators=[DataRequired()], filters=[strip],
                        description=_l("An amount in the campaign's currency, like 200000, "
                                       "or a number of donors."),
                        render_kw={"inputmode": "decimal"})
@@ -89,18 +85,18 @@ class CampaignForm(FlaskForm):
     featured = BooleanField(_l("Feature it: a banner on every page while it runs"))
     suggested_amounts = StringField(
         _l("Suggested one-time amounts (optional)"), validators=[Optional()],
-        filters=[_strip], description=_l("Comma-separated, like 20, 50, 100."))
+        filters=[strip], description=_l("Comma-separated, like 20, 50, 100."))
     milestones = TextAreaField(
         _l("Milestones (optional)"), validators=[Optional()],
         description=_l("One a line: the figure, a colon, the words. Like "
                        "“20000: 20 years, 20,000 readers”."),
         render_kw={"rows": 4})
     sponsor_name = StringField(_l("Matching sponsor (optional)"),
-                               validators=[Optional(), Length(max=200)], filters=[_strip])
-    match_ratio = StringField(_l("Match ratio"), validators=[Optional()], filters=[_strip],
+                               validators=[Optional(), Length(max=200)], filters=[strip])
+    match_ratio = StringField(_l("Match ratio"), validators=[Optional()], filters=[strip],
                               description=_l("Sponsor:readers, like 1:1 (each gift doubled) "
                                              "or 2:1."))
-    match_cap = StringField(_l("Match cap"), validators=[Optional()], filters=[_strip],
+    match_cap = StringField(_l("Match cap"), validators=[Optional()], filters=[strip],
                             description=_l("The most the sponsor gives, in the campaign's "
                                            "currency."), render_kw={"inputmode": "decimal"})
 
@@ -141,7 +137,7 @@ class CampaignForm(FlaskForm):
             raise ValidationError(_("Another campaign already uses this address."))
 
     def validate_goal(self, field) -> None:
-        if self.goal_type.data == DONORS_GOAL:
+        if self.goal_type.data == GoalType.DONORS:
             self.parsed["goal"] = self._donors(field.data, _(
                 "Enter a number of donors from 1 to %(most)s.", most=f"{MAX_DONORS:,}"))
         else:
@@ -172,7 +168,7 @@ class CampaignForm(FlaskForm):
                                         "words.", n=number))
             figure, label = match.groups()
             try:
-                if self.goal_type.data == DONORS_GOAL:
+                if self.goal_type.data == GoalType.DONORS:
                     at = self._donors(figure, _("a number of donors from 1 to %(most)s.",
                                                 most=f"{MAX_DONORS:,}"))
                 else:
@@ -236,7 +232,7 @@ def form_data(campaign: Campaign) -> dict:
     def major(minor: int) -> str:
         return str(to_major(minor, currency))
 
-    amount_goal = campaign.goal_type == AMOUNT_GOAL
+    amount_goal = campaign.goal_type == GoalType.AMOUNT
     return {
         "slug": campaign.slug, "title": campaign.title, "appeal": campaign.appeal,
         "story": campaign.story, "goal_type": campaign.goal_type,
@@ -254,7 +250,3 @@ def form_data(campaign: Campaign) -> dict:
                         if campaign.has_match else ""),
         "match_cap": major(campaign.match_cap_cents) if campaign.has_match else "",
     }
-
-
-class EndCampaignForm(FlaskForm):
-    """No fields: the CSRF token is the whole form."""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -8,11 +9,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 from membership.extensions import db
 from membership.types import UTCDateTime, utcnow
 
-# What the goal counts.
-AMOUNT_GOAL, DONORS_GOAL = "amount", "donors"
-GOAL_TYPES = (AMOUNT_GOAL, DONORS_GOAL)
 
-UPCOMING, ACTIVE, ENDED = "upcoming", "active", "ended"
+class GoalType(StrEnum):
+    """What the goal counts."""
+
+    AMOUNT = "amount"
+    DONORS = "donors"
+
+
+class CampaignStatus(StrEnum):
+    """Where a campaign stands at a moment (worked out from its dates, not stored)."""
+
+    UPCOMING = "upcoming"
+    ACTIVE = "active"
+    ENDED = "ended"
 
 
 class Campaign(db.Model):
@@ -34,7 +44,7 @@ class Campaign(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     appeal: Mapped[str] = mapped_column(Text, default="")  # a sentence or two
     story: Mapped[str] = mapped_column(Text, default="")  # Markdown
-    goal_type: Mapped[str] = mapped_column(String(10), default=AMOUNT_GOAL)
+    goal_type: Mapped[str] = mapped_column(String(10), default=GoalType.AMOUNT)
     goal: Mapped[int]  # minor units of `currency`, or a number of donors
     currency: Mapped[str] = mapped_column(String(3))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -60,10 +70,10 @@ class Campaign(db.Model):
 
     def status(self, now: datetime) -> str:
         if now < self.starts_at:
-            return UPCOMING
+            return CampaignStatus.UPCOMING
         if now < self.ends_at:
-            return ACTIVE
-        return ENDED
+            return CampaignStatus.ACTIVE
+        return CampaignStatus.ENDED
 
     def includes(self, when: datetime) -> bool:
         return self.starts_at <= when < self.ends_at

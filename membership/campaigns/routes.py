@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, render_template
-from sqlalchemy import select
 
 from membership.campaigns import services
-from membership.campaigns.models import ACTIVE, ENDED, UPCOMING, Campaign
-from membership.extensions import db
+from membership.campaigns.models import Campaign, CampaignStatus
 from membership.types import utcnow
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -21,9 +19,8 @@ def _campaign_or_404(slug: str) -> Campaign:
 @bp.get("/")
 def index():
     now = utcnow()
-    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.starts_at.desc())).all()
-    by_status = {ACTIVE: [], UPCOMING: [], ENDED: []}
-    for campaign in campaigns:
+    by_status = {CampaignStatus.ACTIVE: [], CampaignStatus.UPCOMING: [], CampaignStatus.ENDED: []}
+    for campaign in services.all_campaigns():
         by_status[campaign.status(now)].append(campaign)
     return render_template("campaigns/index.html", by_status=by_status, now=now,
                            progress=services.progress)
@@ -49,8 +46,3 @@ def progress_json(slug: str):
     response.cache_control.max_age = 5
     return response
 
-
-@bp.app_context_processor
-def _featured_campaign() -> dict:
-    # A callable: only pages that show the banner pay for the lookup.
-    return {"featured_campaign": lambda: services.featured_campaign(utcnow())}

@@ -16,15 +16,9 @@ from markupsafe import Markup
 from sqlalchemy import bindparam, delete, event, func, insert, select
 from sqlalchemy.orm import Session
 
-from membership.campaigns.models import (
-    ACTIVE,
-    AMOUNT_GOAL,
-    ENDED,
-    Campaign,
-    CampaignSupporter,
-)
+from membership.campaigns.models import Campaign, CampaignStatus, CampaignSupporter, GoalType
+from membership.donations.checkout import CampaignOffer
 from membership.donations.models import Donation, Donor
-from membership.donations.services import CampaignOffer
 from membership.donations.signals import DonationChange
 from membership.extensions import db
 from membership.sql import upsert_insert
@@ -32,6 +26,11 @@ from membership.sql import upsert_insert
 
 def campaign_by_slug(slug: str) -> Campaign | None:
     return db.session.scalar(select(Campaign).where(Campaign.slug == slug))
+
+
+def all_campaigns() -> list[Campaign]:
+    """Every campaign, the latest to start first."""
+    return list(db.session.scalars(select(Campaign).order_by(Campaign.starts_at.desc())))
 
 
 def slug_taken(slug: str) -> bool:
@@ -68,7 +67,7 @@ def end_campaign(campaign: Campaign, now: datetime) -> bool:
     """End a running campaign now: gifts from now on no longer count. False if it was
     not running (a scheduled one is rescheduled by editing its dates)."""
     db.session.refresh(campaign, with_for_update=True)
-    if campaign.status(now) != ACTIVE:
+    if campaign.status(now) != CampaignStatus.ACTIVE:
         return False
     campaign.ends_at = now
     recount(campaign)
@@ -109,10 +108,10 @@ def progress(campaign: Campaign, now: datetime) -> Progress:
     status = campaign.status(now)
     matched = matched_cents(campaign, campaign.raised_cents)
     # The matched amount counts toward an amount goal; a donors goal counts people.
-    measured = (campaign.raised_cents + matched if campaign.goal_type == AMOUNT_GOAL
+    measured = (campaign.raised_cents + matched if campaign.goal_type == GoalType.AMOUNT
                 else campaign.donors)
     days_left = math.ceil((campaign.ends_at - now).total_seconds() / 86400) if (
-        status == ACTIVE) else 0
+        status == CampaignStatus.ACTIVE) else 0
     return Progress(
         status=status,
         raised_cents=campaign.raised_cents,
@@ -121,7 +120,7 @@ def progress(campaign: Campaign, now: datetime) -> Progress:
         donors=campaign.donors,
         percent=measured * 100 // campaign.goal,
         days_left=days_left,
-        match_available=(status != ENDED and campaign.has_match
+        match_available=(status != CampaignStatus.ENDED and campaign.has_match
                          and matched < campaign.match_cap_cents),
         milestones_reached=[m for m in campaign.milestones or () if m["at"] <= measured],
     )
@@ -130,7 +129,7 @@ def progress(campaign: Campaign, now: datetime) -> Progress:
 def progress_document(campaign: Campaign, now: datetime) -> dict:
     """progress.json: the contract's fields first, then what the page's script uses."""
     state = progress(campaign, now)
-    amount_goal = campaign.goal_type == AMOUNT_GOAL
+    amount_goal = campaign.goal_type == GoalType.AMOUNT
     return {
         "slug": campaign.slug,
         "currency": campaign.currency,
@@ -361,7 +360,7 @@ def featured_campaign(now: datetime) -> Campaign | None:
             db.session.expunge(campaign)  # kept beyond this request: detached, read-only
         with lock:
             cache["featured"] = campaigns
-    return next((c for c in campaigns if c.status(now) == ACTIVE), None)
+    return next((c for c in campaigns if c.status(now) == CampaignStatus.ACTIVE), None)
 
 
 # What the gift form needs to know ------------------------------------------------------------

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, insert, select
 
 from membership.donations.models import (
+    CancellationReason,
     Donation,
     DonationStatus,
     Donor,
     Frequency,
     PaymentFailure,
     RecurringGift,
+    SubscriptionStatus,
 )
+from membership.donations.money import to_major, to_minor
 from membership.extensions import db
 from membership.sql import insert_or_ignore
 from membership.types import utcnow
@@ -110,10 +114,14 @@ def _recurring_gifts(rng: random.Random, donor_ids: list[int], currencies: list[
                                        else YEARLY_AMOUNTS),
             "fee_cents": 0, "currency": currencies[0], "frequency": frequency,
             "campaign": rng.choice((None, None, CAMPAIGNS[0])), "anonymous": False,
-            "status": "canceled" if ended else "active", "cancel_at_period_end": False,
+            "status": SubscriptionStatus.CANCELED if ended else SubscriptionStatus.ACTIVE,
+            "cancel_at_period_end": False,
             "started_at": started, "created_at": started,
             "ended_at": started + (now - started) * rng.random() if ended else None,
             "current_period_end": None if ended else now + timedelta(days=rng.randint(1, 30)),
+            # Most ended gifts were cancelled by the donor; the rest Stripe gave up on.
+            "ended_because": (None if not ended else CancellationReason.PAYMENT_FAILED
+                              if rng.random() < 0.3 else CancellationReason.CANCELLATION_REQUESTED),
         })
     if new:
         db.session.execute(insert(RecurringGift), new)
@@ -150,21 +158,33 @@ def _one_time(rng: random.Random, donor_id: int, currencies: list[str], serial: 
         campaign = CAMPAIGNS[1]
     amount = rng.choice(ONE_TIME_AMOUNTS)
     fee = (amount * 3 + 30) // 100 if rng.random() < 0.3 else 0
-    return _settle(rng, _row(donor_id, None, amount + fee, fee, currency, Frequency.ONCE, campaign,
-                             created, serial, None))
+    return _settle(rng, _row(donor_id, None, amount + fee, fee, currency, Frequency.ONCE,
+                             campaign, created, serial, None, currencies[0], now))
 
 
 def _renewal(rng: random.Random, gift: dict, serial: int, now: datetime) -> dict:
     created = _when(rng, gift["started_at"], gift["ended_at"] or now)
     return _settle(rng, _row(gift["donor_id"], gift["id"], gift["amount_cents"], 0,
                              gift["currency"], gift["frequency"], gift["campaign"], created,
-                             serial, "subscription_cycle"))
+                             serial, "subscription_cycle", gift["currency"], now))
+
+
+# Demo gifts settle in the first currency (another one at this rate) less Stripe's card
+# fee, two days after they were given, as Stripe pays them out.
+DEMO_RATE, SETTLES_AFTER = Decimal("1.08"), timedelta(days=2)
 
 
 def _row(donor_id: int, gift_id: int | None, amount: int, fee: int, currency: str,
          frequency: str, campaign: str | None, created: datetime, serial: int,
-         billing_reason: str | None) -> dict:
+         billing_reason: str | None, settlement: str, now: datetime) -> dict:
+    settled = None
+    if created < now - SETTLES_AFTER:
+        settled = amount if currency == settlement else to_minor(
+            to_major(amount, currency) * DEMO_RATE, settlement)
     return {
+        "settled_currency": settlement if settled is not None else None,
+        "settled_amount_cents": settled,
+        "settled_fee_cents": None if settled is None else (settled * 29 + 500) // 1000 + 30,
         "donor_id": donor_id, "recurring_gift_id": gift_id, "amount_cents": amount,
         "fee_cents": fee, "currency": currency, "frequency": frequency, "campaign": campaign,
         "anonymous": serial % 9 == 0, "status": DonationStatus.SUCCEEDED, "refunded_cents": 0,

@@ -19,6 +19,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from membership.donations.checkout import campaign_offer
 from membership.donations.models import Frequency
 from membership.donations.money import (
     STRIPE_MINIMUMS,
@@ -27,11 +28,16 @@ from membership.donations.money import (
     parse_amount,
     to_minor,
 )
-from membership.donations.services import campaign_offer
+from membership.forms import strip
 from membership.types import utcnow
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-FREQUENCY_LABELS = {"once": _l("Once"), "monthly": _l("Monthly"), "yearly": _l("Yearly")}
+FREQUENCY_LABELS = {Frequency.ONCE: _l("Once"), Frequency.MONTHLY: _l("Monthly"),
+                    Frequency.YEARLY: _l("Yearly")}
+
+
+def frequency_label(frequency: str) -> str:
+    return str(FREQUENCY_LABELS.get(frequency, frequency))
 
 
 def minimum_gift(currency: str) -> Decimal:
@@ -76,7 +82,7 @@ class DonateForm(FlaskForm):
     email = EmailField(
         _l("E-mail address"),
         validators=[DataRequired(), Email(check_deliverability=False), Length(max=320)],
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        filters=[strip],
         description=_l("For your receipt. We never share it."),
         render_kw={"autocomplete": "email"},
     )
@@ -145,7 +151,3 @@ class ChangeAmountForm(FlaskForm):
 class CancelGiftForm(FlaskForm):
     reason = TextAreaField(_l("Would you tell us why? (optional)"),
                            validators=[Optional(), Length(max=1000)])
-
-
-class ManageGiftForm(FlaskForm):
-    """No fields: the CSRF token is the whole form (update card)."""

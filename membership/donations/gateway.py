@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from flask import current_app
 
-from membership.donations.models import Checkout, RecurringGift
+from membership.donations.models import Checkout, Donation, RecurringGift
 
 GATEWAY_KEY = "payments_gateway"
 
@@ -52,6 +52,11 @@ class Gateway(Protocol):
         ...
 
     def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]: ...
+
+    def charge_of(self, donation: Donation) -> dict[str, Any] | None:
+        """The charge that paid the donation, its balance transaction expanded; None when
+        Stripe names none. GatewayError when Stripe cannot be asked now."""
+        ...
 
 
 def payment_gateway() -> Gateway:

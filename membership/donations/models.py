@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -81,7 +81,8 @@ class DonationStatus(StrEnum):
 
 
 class DisputeStatus(StrEnum):
-    """Stripe's dispute statuses, with the appeal of a lost one."""
+    """Stripe's dispute statuses, with the appeal of a lost one, in the order of a
+    dispute's life: of two reported in the same second, the later one wins."""
 
     WARNING_NEEDS_RESPONSE = "warning_needs_response"
     WARNING_UNDER_REVIEW = "warning_under_review"
@@ -138,31 +139,12 @@ class Donor(db.Model):
     # with the long gaps below, the donors of a period without reading every donation.
     first_donation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_donation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first UTC year with a donation of theirs that counts (is worth something now):
+    # retention counts new donors from it (kept with reports.models.DonorYear).
+    first_counted_year: Mapped[int | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_donors_donation_span", "first_donation_at", "last_donation_at"),)
-
-
-# Gaps this short are not kept: periods up to this long (four weeks) count donors by
-# reading their donations, longer ones (a month and more) from spans and gaps.
-LONG_GAP = timedelta(days=27)
-
-
-class DonorGap(db.Model):
-    """A stretch longer than LONG_GAP between two consecutive donations of one donor.
-
-    A donor gave in a period [a, b) longer than LONG_GAP exactly when their first
-    donation is before b, their last is at or after a, and no kept gap runs from before a
-    to b or later: so donors in a year or three are counted from the donors and these
-    gaps, not from every donation."""
-
-    __tablename__ = "donor_gaps"
-    __table_args__ = (Index("ix_donor_gaps_ends", "to_at", "from_at"),
-                      Index("ix_donor_gaps_starts", "from_at", "to_at"))
-
-    donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), primary_key=True)
-    from_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    to_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class _GiftDetails:
@@ -218,6 +200,9 @@ class RecurringGift(_GiftDetails, db.Model):
     collection_resumes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When its first donation was paid (whatever became of it): the cohort it belongs to
+    # (kept by reports, with its months of giving, reports.models.GiftMonth).
+    first_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     # Stripe's reason for the end (a CancellationReason); None where the event's API
@@ -251,12 +236,19 @@ class RecurringGift(_GiftDetails, db.Model):
         return self.cancel_at or (self.current_period_end if self.cancel_at_period_end
                                   else None)
 
-    @property
+    @hybrid_property
     def monthly_cents(self) -> int:
-        """The gift's value per month (yearly gifts count a twelfth, rounded)."""
+        """The gift's value per month (yearly gifts count a twelfth, rounded): what it
+        adds to MRR."""
         if self.frequency == Frequency.YEARLY:
             return (self.amount_cents + 6) // 12
         return self.amount_cents
+
+    @monthly_cents.inplace.expression
+    @classmethod
+    def _monthly_cents_expression(cls):
+        return case((cls.frequency == Frequency.YEARLY, (cls.amount_cents + 6) // 12),
+                    else_=cls.amount_cents)
 
 
 class Donation(_GiftDetails, db.Model):
@@ -286,6 +278,11 @@ class Donation(_GiftDetails, db.Model):
     stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_charge_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the payment came to in the Stripe account's settlement currency, and Stripe's
+    # fee, from the charge's balance transaction: unknown until Stripe has settled it.
+    settled_currency: Mapped[str | None] = mapped_column(String(3))
+    settled_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    settled_fee_cents: Mapped[int | None] = mapped_column(BigInteger)
 
     donor: Mapped[Donor] = relationship()
     recurring_gift: Mapped[RecurringGift | None] = relationship()
@@ -304,6 +301,29 @@ class Donation(_GiftDetails, db.Model):
                     else_=cls.amount_cents - cls.refunded_cents)
 
     @hybrid_property
+    def settled_kept_cents(self) -> int | None:
+        """What is kept of the settled amount: all of it, nothing once the gift is wholly
+        refunded or lost to a dispute, else as much as is kept of the gift (rounded down:
+        refunds go back at the charge's own exchange rate). None until settled."""
+        if self.settled_amount_cents is None:
+            return None
+        net = self.net_cents
+        if net >= self.amount_cents:
+            return self.settled_amount_cents
+        if net <= 0:
+            return 0
+        return self.settled_amount_cents * net // self.amount_cents
+
+    @settled_kept_cents.inplace.expression
+    @classmethod
+    def _settled_kept_cents_expression(cls):
+        net = cls.net_cents
+        return case((cls.settled_amount_cents.is_(None), None),
+                    (net >= cls.amount_cents, cls.settled_amount_cents),
+                    (net <= 0, 0),
+                    else_=cls.settled_amount_cents * net // cls.amount_cents)
+
+    @hybrid_property
     def stripe_id(self) -> str:
         return (self.stripe_payment_intent_id or self.stripe_invoice_id
                 or self.stripe_checkout_session_id or "")
@@ -317,34 +337,6 @@ class Donation(_GiftDetails, db.Model):
     @property
     def receipt_number(self) -> str:
         return f"{self.created_at:%Y}-{self.id:06d}"
-
-
-class DailyTotal(db.Model):
-    """Donations of one UTC day, one currency, one frequency and one campaign ("" for
-    none), summed as they are recorded and as refunds and disputes change them, so that
-    reports read a few rows a day instead of every donation."""
-
-    __tablename__ = "donation_daily_totals"
-
-    day: Mapped[date] = mapped_column(primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
-    frequency: Mapped[str] = mapped_column(String(10), primary_key=True)
-    campaign: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
-    donations: Mapped[int] = mapped_column(default=0)
-    gross_cents: Mapped[int] = mapped_column(BigInteger, default=0)
-    net_cents: Mapped[int] = mapped_column(BigInteger, default=0)  # after refunds, lost disputes
-
-
-class DonorActivity(db.Model):
-    """That a donor gave in a week (from Monday) or a month, UTC: one row however many
-    gifts, so the dashboard counts each period's donors without reading its donations."""
-
-    __tablename__ = "donor_activity"
-    __table_args__ = (Index("ix_donor_activity_period_starts", "period", "starts"),)
-
-    donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), primary_key=True)
-    period: Mapped[str] = mapped_column(String(5), primary_key=True)  # "week" or "month"
-    starts: Mapped[date] = mapped_column(primary_key=True)
 
 
 class PaymentFailure(db.Model):
@@ -378,6 +370,11 @@ class ChargeState(db.Model):
     refunded_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dispute_status: Mapped[str | None] = mapped_column(String(32))
     dispute_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The charge's balance transaction (see Donation.settled_*): it never changes.
+    stripe_balance_transaction_id: Mapped[str | None] = mapped_column(String(255))
+    settled_currency: Mapped[str | None] = mapped_column(String(3))
+    settled_amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    settled_fee_cents: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ChargeRefund(db.Model):

@@ -19,20 +19,36 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
-from membership.donations import services
+from membership.donations.checkout import (
+    CampaignOffer,
+    GiftChoice,
+    campaign_offer,
+    checkout_by_public_id,
+    fee_for,
+    fixed_fee,
+    start_checkout,
+)
 from membership.donations.forms import (
-    FREQUENCY_LABELS,
     CancelGiftForm,
     ChangeAmountForm,
     DonateForm,
-    ManageGiftForm,
     check_amount,
 )
 from membership.donations.gateway import GatewayError, payment_gateway
+from membership.donations.giving import (
+    donation_for_receipt_token,
+    donations_for,
+    own_donation_or_none,
+    own_recurring_gift_or_none,
+    recurring_gifts_for,
+    yearly_statement,
+)
 from membership.donations.models import CheckoutStatus, Frequency
 from membership.donations.money import AmountError, format_money, to_major
+from membership.donations.recurring import record_cancel_reason
 from membership.errors import form_status
 from membership.extensions import db, limiter
+from membership.forms import PostOnlyForm
 from membership.urls import external_url
 
 bp = Blueprint("donations", __name__)
@@ -52,7 +68,7 @@ def _preselect(form: DonateForm) -> None:
         form.amount.data = args["amount"].strip()
     if args.get("campaign"):
         form.campaign.data = args["campaign"].strip()
-        offer = services.campaign_offer(form.campaign.data)
+        offer = campaign_offer(form.campaign.data)
         if offer and not args.get("currency"):
             form.currency.data = offer.currency
     if current_user.is_authenticated and not form.email.data:
@@ -66,10 +82,10 @@ def _fee_preview(form: DonateForm) -> str | None:
         amount_cents = check_amount(form.amount.data, form.currency.data)
     except AmountError:
         return None
-    return format_money(services.fee_for(amount_cents, form.currency.data), form.currency.data)
+    return format_money(fee_for(amount_cents, form.currency.data), form.currency.data)
 
 
-def _suggested_amounts(offer: services.CampaignOffer | None) -> dict[str, list[str]]:
+def _suggested_amounts(offer: CampaignOffer | None) -> dict[str, list[str]]:
     """The site's suggestions per frequency; a campaign may choose its one-time ones."""
     suggested = dict(current_app.config["DONATION_SUGGESTED_AMOUNTS"])
     if offer and offer.suggested_amounts:
@@ -126,7 +142,7 @@ def donate():
     if request.method == "GET":
         _preselect(form)
     if form.validate_on_submit():
-        choice = services.GiftChoice(
+        choice = GiftChoice(
             email=form.email.data,
             name=form.name.data or "",
             amount_cents=form.amount_cents,
@@ -139,7 +155,7 @@ def donate():
             dedication_name=(form.dedication.data or "").strip() or None,
             dedication_message=(form.dedication_message.data or "").strip() or None,
         )
-        checkout = services.start_checkout(choice)
+        checkout = start_checkout(choice)
         # The pending gift is kept even if the payment page cannot be opened.
         db.session.commit()
         try:
@@ -159,11 +175,11 @@ def donate():
             db.session.commit()
             return redirect(session.url, code=303)
     status = form_status(form)
-    offer = services.campaign_offer(form.campaign.data)
+    offer = campaign_offer(form.campaign.data)
     html = render_template(
         "donations/donate.html", form=form, fee_preview=_fee_preview(form), offer=offer,
         suggested=_suggested_amounts(offer),
-        fee_fixed=services.fixed_fee(form.currency.data or "usd"),
+        fee_fixed=fixed_fee(form.currency.data or "usd"),
     )
     if _cacheable():
         _remember_page(html, form)
@@ -172,7 +188,7 @@ def donate():
 
 @bp.get("/donate/thank-you")
 def thank_you():
-    checkout = services.checkout_by_public_id(request.args.get("gift"))
+    checkout = checkout_by_public_id(request.args.get("gift"))
     if checkout is None:
         abort(404)
     return render_template("donations/thank_you.html", checkout=checkout,
@@ -181,7 +197,7 @@ def thank_you():
 
 @bp.get("/donate/receipt/<token>")
 def public_receipt(token: str):
-    donation = services.donation_for_receipt_token(token)
+    donation = donation_for_receipt_token(token)
     if donation is None:
         abort(404)
     return render_template("donations/receipt.html", donation=donation)
@@ -192,23 +208,23 @@ def public_receipt(token: str):
 @bp.get("/account/giving")
 @login_required
 def giving():
-    donations = services.donations_for(current_user)
+    donations = donations_for(current_user)
     years = sorted({donation.created_at.year for donation in donations}, reverse=True)
     return render_template(
         "donations/giving.html",
         donations=donations,
-        gifts=services.recurring_gifts_for(current_user),
+        gifts=recurring_gifts_for(current_user),
         years=years,
         amount_form=ChangeAmountForm(formdata=None),
         cancel_form=CancelGiftForm(formdata=None),
-        manage_form=ManageGiftForm(formdata=None),
+        manage_form=PostOnlyForm(formdata=None),
     )
 
 
 @bp.get("/account/giving/<int:donation_id>/receipt")
 @login_required
 def receipt(donation_id: int):
-    donation = services.own_donation_or_none(current_user, donation_id)
+    donation = own_donation_or_none(current_user, donation_id)
     if donation is None:
         abort(404)
     return render_template("donations/receipt.html", donation=donation)
@@ -217,7 +233,7 @@ def receipt(donation_id: int):
 @bp.get("/account/giving/statement/<int:year>")
 @login_required
 def statement(year: int):
-    donations, totals = services.yearly_statement(current_user, year)
+    donations, totals = yearly_statement(current_user, year)
     if not donations:
         abort(404)
     return render_template("donations/statement.html", year=year, donations=donations,
@@ -225,7 +241,7 @@ def statement(year: int):
 
 
 def _own_gift_or_404(gift_id: int):
-    gift = services.own_recurring_gift_or_none(current_user, gift_id)
+    gift = own_recurring_gift_or_none(current_user, gift_id)
     if gift is None:
         abort(404)
     return gift
@@ -235,7 +251,7 @@ def _own_gift_or_404(gift_id: int):
 @login_required
 def update_card(gift_id: int):
     gift = _own_gift_or_404(gift_id)
-    if not ManageGiftForm().validate_on_submit():
+    if not PostOnlyForm().validate_on_submit():
         abort(400)
     try:
         url = payment_gateway().update_card_url(gift, external_url("donations.giving"))
@@ -276,18 +292,9 @@ def cancel_gift(gift_id: int):
         else:
             # Only once the payment service has taken it: a failed cancellation keeps no
             # reason for a gift that goes on.
-            services.record_cancel_reason(gift, form.reason.data or "")
+            record_cancel_reason(gift, form.reason.data or "")
             db.session.commit()
             flash(_("Your recurring gift has been canceled. Thank you for your support."),
                   "success")
     return redirect(url_for("donations.giving"))
 
-
-@bp.app_template_filter("money")
-def money_filter(minor: int, currency: str) -> str:
-    return format_money(minor, currency)
-
-
-@bp.app_template_filter("frequency_label")
-def frequency_label(frequency: str) -> str:
-    return str(FREQUENCY_LABELS.get(frequency, frequency))

@@ -88,6 +88,16 @@ def render_for_staff(message: OutboxMessage) -> str:
     return render_template(f"email/{message.template}.txt", **context, subject=message.subject)
 
 
+def outbox_newest_first():
+    return select(OutboxMessage).order_by(OutboxMessage.id.desc())
+
+
+def mails_to(recipient: str, limit: int = 100) -> list[OutboxMessage]:
+    """The newest mails to one address, for staff looking into a donor's record."""
+    return list(db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.recipient == recipient).order_by(OutboxMessage.id.desc()).limit(limit)))
+
+
 def forget_recipient(email: str) -> int:
     """Remove every message addressed to `email` (account deletion). Returns how many."""
     result = db.session.execute(delete(OutboxMessage).where(OutboxMessage.recipient == email))

@@ -6,12 +6,14 @@ from wtforms import BooleanField, EmailField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from membership.forms import strip
+
 
 class NewsletterForm(FlaskForm):
     email = EmailField(
         _l("E-mail address"),
         validators=[DataRequired(), Email(check_deliverability=False), Length(max=320)],
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        filters=[strip],
         render_kw={"autocomplete": "email"})
     # The label is the consent text itself (services.CONSENT_TEXTS), set by the view.
     consent = BooleanField(validators=[DataRequired(message=_l(

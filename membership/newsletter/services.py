@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, Signer
 from sqlalchemy import delete, select
 
+from membership import tokens
 from membership.accounts.models import User
 from membership.accounts.services import InvalidToken, make_token, normalize_email, read_token
 from membership.extensions import db
@@ -77,22 +76,22 @@ def unsubscribe_link(subscriber: Subscriber) -> str:
 
 
 # The links in every mail (unsubscribe, preferences) carry one signed subscriber id that
-# never expires: a plain HMAC signature, cheap enough for a hundred thousand mails.
-def _link_signer() -> Signer:
-    return Signer(current_app.config["SECRET_KEY"], salt="newsletter.subscriber")
+# never expires.
+SUBSCRIBER_LINK = "newsletter.subscriber"
 
 
 def subscriber_token(public_id: str) -> str:
-    return _link_signer().sign(public_id).decode()
+    return tokens.make(SUBSCRIBER_LINK, public_id)
 
 
 def subscriber_for_link(token: str) -> Subscriber:
     """The subscriber an unsubscribe or preferences link names."""
     try:
-        public_id = _link_signer().unsign(token).decode()
-    except (BadSignature, ValueError) as error:
+        public_id = tokens.read(SUBSCRIBER_LINK, token)
+    except tokens.BadToken as error:
         raise InvalidToken(_("This link is not valid.")) from error
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
+    subscriber = db.session.scalar(select(Subscriber).where(
+        Subscriber.public_id == public_id)) if isinstance(public_id, str) else None
     if subscriber is None:
         raise InvalidToken(_("This link is not valid."))
     return subscriber

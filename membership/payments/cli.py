@@ -8,6 +8,7 @@ import click
 
 from membership.cli import ISO_DAY, command_blueprint
 from membership.donations.gateway import GatewayError, payment_gateway
+from membership.payments.settlements import backfill_settlements
 from membership.payments.webhook import ALREADY, READ_AGAIN_FOR, ingest_event, read_stripe_again
 
 bp = command_blueprint("stripe_cli", "stripe")
@@ -65,3 +66,17 @@ def refresh() -> None:
     if result.failed:
         raise click.ClickException(f"{result.failed} event(s) could not be applied again; "
                                    "their errors are in /admin/events")
+
+
+@bp.cli.command("settlements")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Ask Stripe about at most this many donations (default: all).")
+def settlements(limit: int | None) -> None:
+    """Keep, for every donation that lacks it, its charge's balance transaction: the
+    amount and fee in the account's settlement currency (for gifts recorded before
+    charge events were kept, or whose charge event never came). Safe to run again."""
+    result = backfill_settlements(limit)
+    click.echo(f"settled: {result.settled}, not settled yet: {result.pending}, "
+               f"failed: {result.failed}")
+    if result.failed:
+        raise click.ClickException("Stripe could not be read; run it again later")

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 
 from membership.donations.gateway import GATEWAY_KEY, CheckoutSession, GatewayError
-from membership.donations.models import INTERVALS, Checkout, Frequency, RecurringGift
+from membership.donations.models import INTERVALS, Checkout, Donation, Frequency, RecurringGift
 
 
 def donation_metadata(checkout: Checkout) -> dict[str, str]:
@@ -139,8 +139,10 @@ class StripeGateway:
         now (unreachable, overloaded, rate limited): worth asking again later."""
         resource = {"subscription": self.client.v1.subscriptions,
                     "charge": self.client.v1.charges}[kind]
+        # A charge's balance transaction comes along: it says what the payment settled as.
+        params = {"expand": ["balance_transaction"]} if kind == "charge" else None
         try:
-            return resource.retrieve(object_id).to_dict()
+            return resource.retrieve(object_id, params).to_dict()
         except (stripe.InvalidRequestError, stripe.PermissionError) as error:
             current_app.logger.warning("Stripe will not show %s %s: %s", kind, object_id,
                                        error)
@@ -149,6 +151,24 @@ class StripeGateway:
             current_app.logger.warning("could not read %s %s from Stripe: %s", kind,
                                        object_id, error)
             raise GatewayError(str(error)) from error
+
+    def charge_of(self, donation: Donation) -> dict[str, Any] | None:
+        if donation.stripe_charge_id:
+            return self.current_object("charge", donation.stripe_charge_id)
+        try:
+            payment_intent_id = donation.stripe_payment_intent_id or (
+                self.payment_intent_for_invoice(donation.stripe_invoice_id)
+                if donation.stripe_invoice_id else None)
+            if not payment_intent_id:
+                return None
+            intent = self.client.v1.payment_intents.retrieve(
+                payment_intent_id, {"expand": ["latest_charge.balance_transaction"]}).to_dict()
+        except (stripe.InvalidRequestError, stripe.PermissionError):
+            return None  # not this key's to see: nothing to settle from
+        except stripe.StripeError as error:
+            raise GatewayError(str(error)) from error
+        charge = intent.get("latest_charge")
+        return charge if isinstance(charge, dict) else None
 
     def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]:
         events = self._call(self.client.v1.events.list,

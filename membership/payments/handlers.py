@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 
-from membership.donations import services as donations
+from membership.donations import charges, checkout, recording, recurring
 from membership.donations.gateway import Gateway, GatewayError
 from membership.donations.models import (
     INTERVALS,
@@ -70,8 +70,8 @@ def _email_if_unknown(customer_id: str | None, gift_public_id: str | None,
                      subscription_id: str, gateway: Gateway) -> str | None:
     """Ask Stripe for the customer's e-mail only when nothing we hold names the donor
     (an event about a subscription that arrives before its checkout)."""
-    if donations.recurring_gift_exists(subscription_id) \
-            or donations.knows_donor(customer_id, gift_public_id) or not customer_id:
+    if recurring.recurring_gift_exists(subscription_id) \
+            or recording.knows_donor(customer_id, gift_public_id) or not customer_id:
         return None
     try:
         return gateway.customer_email(customer_id)
@@ -93,7 +93,7 @@ def on_checkout_completed(session: StripeObject, as_of: datetime, gateway: Gatew
     if mode == "subscription" and not subscription_id:
         return EventStatus.IGNORED  # no subscription was started; its events will tell us if one is
     if mode == "subscription":
-        donations.apply_subscription_state(donations.SubscriptionState(
+        recurring.apply_subscription_state(recurring.SubscriptionState(
             subscription_id=subscription_id,
             as_of=as_of,
             customer_id=object_id(session, "customer"),
@@ -106,14 +106,14 @@ def on_checkout_completed(session: StripeObject, as_of: datetime, gateway: Gatew
             campaign=values.get("campaign"),
             authoritative=False,
         ))
-        donations.mark_checkout(values.get("gift"), text(session, "id", required=True),
+        checkout.mark_checkout(values.get("gift"), text(session, "id", required=True),
                                 CheckoutStatus.PAID if paid else CheckoutStatus.PROCESSING)
         return EventStatus.PROCESSED
     if mode != "payment":
         return EventStatus.IGNORED
     if not paid:
         # Bank debits and the like: the money arrives later, with async_payment_succeeded.
-        donations.mark_checkout(values.get("gift"), text(session, "id", required=True),
+        checkout.mark_checkout(values.get("gift"), text(session, "id", required=True),
                                 CheckoutStatus.PROCESSING)
         return EventStatus.PROCESSED
     return _record_session_payment(session, as_of)
@@ -129,7 +129,7 @@ def on_async_payment_failed(session: StripeObject, as_of: datetime, gateway: Gat
     values = _gift_metadata(session)
     if not is_donation(values):
         return EventStatus.IGNORED
-    donations.mark_checkout(values.get("gift"), text(session, "id", required=True),
+    checkout.mark_checkout(values.get("gift"), text(session, "id", required=True),
                             CheckoutStatus.FAILED)
     return EventStatus.PROCESSED
 
@@ -139,14 +139,14 @@ def on_checkout_expired(session: StripeObject, as_of: datetime, gateway: Gateway
     values = _gift_metadata(session)
     if not is_donation(values):
         return EventStatus.IGNORED
-    donations.mark_checkout(values.get("gift"), text(session, "id", required=True),
+    checkout.mark_checkout(values.get("gift"), text(session, "id", required=True),
                             CheckoutStatus.EXPIRED)
     return EventStatus.PROCESSED
 
 
 def _record_session_payment(session: StripeObject, as_of: datetime) -> str:
     values = _gift_metadata(session)
-    donations.record_one_time_payment(donations.Payment(
+    recording.record_one_time_payment(recording.Payment(
         amount_cents=amount(session, "amount_total", required=True),
         currency=currency(session, "currency", required=True),
         paid_at=as_of,
@@ -171,7 +171,7 @@ def _subscription_details(invoice: StripeObject) -> tuple[str | None, dict]:
 def _gift_for_invoice(invoice: StripeObject, as_of: datetime, gateway: Gateway):
     subscription_id, values = _subscription_details(invoice)
     customer_id = object_id(invoice, "customer")
-    return donations.apply_subscription_state(donations.SubscriptionState(
+    return recurring.apply_subscription_state(recurring.SubscriptionState(
         subscription_id=subscription_id,
         as_of=as_of,
         customer_id=customer_id,
@@ -215,7 +215,7 @@ def on_invoice_paid(invoice: StripeObject, as_of: datetime, gateway: Gateway) ->
         return EventStatus.IGNORED
     gift = _gift_for_invoice(invoice, as_of, gateway)
     paid_at = moment(mapping(invoice, "status_transitions"), "paid_at") or as_of
-    donations.record_recurring_payment(donations.Payment(
+    recurring.record_recurring_payment(recording.Payment(
         amount_cents=amount(invoice, "amount_paid", required=True),
         currency=currency(invoice, "currency", required=True),
         paid_at=paid_at,
@@ -237,7 +237,7 @@ def on_invoice_payment_failed(invoice: StripeObject, as_of: datetime, gateway: G
     if not subscription_id or not is_donation(values):
         return EventStatus.IGNORED
     gift = _gift_for_invoice(invoice, as_of, gateway)
-    donations.record_payment_failure(
+    recurring.record_payment_failure(
         gift,
         invoice_id=text(invoice, "id", required=True),
         attempt_count=min(amount(invoice, "attempt_count") or 1, 1000),
@@ -282,7 +282,7 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
     status = text(subscription, "status", required=True, max_length=24)
     ended = status == SubscriptionStatus.CANCELED
     customer_id = object_id(subscription, "customer")
-    donations.apply_subscription_state(donations.SubscriptionState(
+    recurring.apply_subscription_state(recurring.SubscriptionState(
         subscription_id=subscription_id,
         as_of=as_of,
         customer_id=customer_id,
@@ -329,14 +329,14 @@ def on_subscription_deleted(subscription: StripeObject, as_of: datetime,
 
 def _ensure_invoice_donation_knows(payment_intent_id: str | None, gateway: Gateway) -> None:
     """A recurring payment may have been recorded before we learnt its PaymentIntent."""
-    if payment_intent_id and not donations.donation_with_payment_intent(payment_intent_id):
+    if payment_intent_id and not recording.donation_with_payment_intent(payment_intent_id):
         invoice_id = gateway.invoice_for_payment_intent(payment_intent_id)
         if invoice_id:
-            donations.attach_payment_intent(invoice_id, payment_intent_id)
+            recording.attach_payment_intent(invoice_id, payment_intent_id)
 
 
-def _refund_state(refund: StripeObject) -> donations.RefundState:
-    return donations.RefundState(refund_id=text(refund, "id", required=True),
+def _refund_state(refund: StripeObject) -> charges.RefundState:
+    return charges.RefundState(refund_id=text(refund, "id", required=True),
                                  amount=amount(refund, "amount") or 0,
                                  status=text(refund, "status", max_length=32) or "succeeded")
 
@@ -345,11 +345,38 @@ def on_charge_refunded(charge: StripeObject, as_of: datetime, gateway: Gateway) 
     payment_intent_id = object_id(charge, "payment_intent")
     _ensure_invoice_donation_knows(payment_intent_id, gateway)
     # The refunds come along only when expanded; refund events tell of each one anyway.
-    donation = donations.apply_charge_state(
+    donation = charges.apply_charge_state(
         text(charge, "id", required=True), payment_intent_id, as_of,
         amount_refunded=amount(charge, "amount_refunded") or 0,
-        refunds=tuple(_refund_state(refund) for refund in items(charge, "refunds")))
+        refunds=tuple(_refund_state(refund) for refund in items(charge, "refunds")),
+        settlement=settlement_of(charge))
     return EventStatus.PROCESSED if donation is not None else EventStatus.IGNORED
+
+
+def on_charge_settled(charge: StripeObject, as_of: datetime, gateway: Gateway) -> str:
+    """A charge that succeeded, or was updated: its balance transaction, once Stripe has
+    one (read with the charge from Stripe, expanded), gives the settled amount and fee.
+    Kept for a charge of no known donation too: its donation may be recorded later."""
+    settlement = settlement_of(charge)
+    if settlement is None or text(charge, "status", max_length=32) != "succeeded":
+        return EventStatus.IGNORED
+    donation = charges.apply_charge_state(text(charge, "id", required=True),
+                                          object_id(charge, "payment_intent"), as_of,
+                                          settlement=settlement)
+    return EventStatus.PROCESSED if donation is not None else EventStatus.IGNORED
+
+
+def settlement_of(charge: StripeObject) -> charges.Settlement | None:
+    """The charge's balance transaction when Stripe expanded it (an id alone says
+    nothing of the amounts)."""
+    if not isinstance(charge.get("balance_transaction"), dict):
+        return None
+    balance = mapping(charge, "balance_transaction")
+    return charges.Settlement(
+        balance_transaction_id=text(balance, "id", required=True),
+        currency=currency(balance, "currency", required=True).lower(),
+        amount_cents=amount(balance, "amount", required=True),
+        fee_cents=amount(balance, "fee") or 0)
 
 
 def on_refund(refund: StripeObject, as_of: datetime, gateway: Gateway) -> str:
@@ -359,7 +386,7 @@ def on_refund(refund: StripeObject, as_of: datetime, gateway: Gateway) -> str:
         return EventStatus.IGNORED
     payment_intent_id = object_id(refund, "payment_intent")
     _ensure_invoice_donation_knows(payment_intent_id, gateway)
-    donation = donations.apply_charge_state(charge_id, payment_intent_id, as_of,
+    donation = charges.apply_charge_state(charge_id, payment_intent_id, as_of,
                                             refunds=(_refund_state(refund),))
     return EventStatus.PROCESSED if donation is not None else EventStatus.IGNORED
 
@@ -370,7 +397,7 @@ def on_dispute(dispute: StripeObject, as_of: datetime, gateway: Gateway) -> str:
     if not charge_id:
         return EventStatus.IGNORED
     _ensure_invoice_donation_knows(payment_intent_id, gateway)
-    donation = donations.apply_charge_state(charge_id, payment_intent_id, as_of,
+    donation = charges.apply_charge_state(charge_id, payment_intent_id, as_of,
                                             dispute_status=text(dispute, "status",
                                                                 max_length=32))
     return EventStatus.PROCESSED if donation is not None else EventStatus.IGNORED
@@ -390,6 +417,8 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.updated": on_subscription_changed,
     "customer.subscription.deleted": on_subscription_deleted,
     "charge.refunded": on_charge_refunded,
+    "charge.succeeded": on_charge_settled,
+    "charge.updated": on_charge_settled,
     "charge.refund.updated": on_refund,
     "refund.created": on_refund,
     "refund.updated": on_refund,
@@ -407,6 +436,8 @@ CURRENT_STATE = {
     "customer.subscription.updated": "subscription",
     "customer.subscription.deleted": "subscription",
     "charge.refunded": "charge",
+    "charge.succeeded": "charge",
+    "charge.updated": "charge",
 }
 
 

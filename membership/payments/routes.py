@@ -15,8 +15,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from membership.donations.gateway import GatewayError
-from membership.donations.models import Checkout
-from membership.donations.services import own_donation_or_none, own_recurring_gift_or_none
+from membership.donations.giving import own_donation_or_none, own_recurring_gift_or_none
+from membership.donations.models import Checkout, CheckoutStatus, SubscriptionStatus
 from membership.extensions import csrf, db, limiter
 from membership.payments import sandbox
 from membership.payments.forms import SandboxActionForm
@@ -51,7 +51,7 @@ def checkout(session_id: str):
     checkout = _checkout_or_404(session_id)
     form = SandboxActionForm()
     declined = False
-    if checkout.status == "paid":
+    if checkout.status == CheckoutStatus.PAID:
         return redirect(url_for("donations.thank_you", gift=checkout.public_id))
     if form.validate_on_submit():
         action = form.action.data
@@ -83,7 +83,7 @@ def update_card(gift_id: int):
         abort(404)
     form = SandboxActionForm()
     if form.validate_on_submit():
-        if gift.status == "past_due":
+        if gift.status == SubscriptionStatus.PAST_DUE:
             sandbox.pay_open_renewal(gift)
         flash(_("Your card has been updated."), "success")
         return redirect(url_for("donations.giving"))
@@ -109,7 +109,8 @@ def play_donation(donation_id: int, action: str):
 def play_renewal(gift_id: int, action: str):
     """A recurring gift's next renewal, paid, declined or held for the bank's confirmation."""
     gift = own_recurring_gift_or_none(current_user, gift_id)
-    if gift is None or action not in sandbox.GIFT_ACTIONS or gift.status == "canceled":
+    if (gift is None or action not in sandbox.GIFT_ACTIONS
+            or gift.status == SubscriptionStatus.CANCELED):
         abort(404)
     if not SandboxActionForm().validate_on_submit():
         abort(400)

@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import stripe
@@ -19,6 +20,7 @@ from flask import Flask, current_app, url_for
 
 from membership.donations.gateway import CheckoutSession, GatewayError
 from membership.donations.models import INTERVALS, Checkout, Donation, Frequency, RecurringGift
+from membership.donations.money import to_major, to_minor
 from membership.extensions import db
 from membership.payments.gateway import donation_metadata
 
@@ -69,6 +71,11 @@ class SandboxGateway:
 
     def current_object(self, kind: str, object_id: str) -> dict[str, Any] | None:
         return None  # the sandbox's events are the whole truth
+
+    def charge_of(self, donation: Donation) -> dict[str, Any] | None:
+        return settled_charge(donation.stripe_payment_intent_id or _id("pi"),
+                              donation.amount_cents, donation.currency,
+                              int(donation.created_at.timestamp()), donation.stripe_charge_id)
 
     def events_since(self, created_gte: int) -> Iterator[dict[str, Any]]:
         raise GatewayError("The sandbox keeps no event list; its events are delivered at once.")
@@ -213,6 +220,51 @@ def invoice_object(subscription_id: str, customer_id: str, email: str, amount_ce
     }
 
 
+# The sandbox's own exchange rates, in US dollars per unit, and Stripe's standard card fee:
+# enough for its payments to settle in the account's currency as Stripe's would.
+SANDBOX_RATES = {"usd": Decimal("1"), "eur": Decimal("1.08"), "gbp": Decimal("1.27"),
+                 "aed": Decimal("0.2723"), "ils": Decimal("0.27"), "jod": Decimal("1.41"),
+                 "pkr": Decimal("0.0036"), "afn": Decimal("0.0142")}
+SANDBOX_FEE_PERCENT, SANDBOX_FEE_FIXED = Decimal("2.9"), Decimal("0.30")
+
+
+def settled_charge(payment_intent_id: str, amount_cents: int, currency: str,
+                   created: int, charge_id: str | None = None) -> dict[str, Any]:
+    """The charge of a paid payment with its balance transaction expanded, as `charge.
+    succeeded` brings it once read from Stripe: settled in the account's currency (the
+    first of DONATION_CURRENCIES), less the fee."""
+    settlement = current_app.config["DONATION_CURRENCIES"][0]
+    rate = (SANDBOX_RATES.get(currency, Decimal(1))
+            / SANDBOX_RATES.get(settlement, Decimal(1)))
+    settled = to_minor(to_major(amount_cents, currency) * rate, settlement)
+    fee = to_minor(to_major(settled, settlement) * SANDBOX_FEE_PERCENT / 100
+                   + SANDBOX_FEE_FIXED, settlement)
+    charge_id = charge_id or _id("ch")
+    return {
+        "id": charge_id, "object": "charge", "amount": amount_cents, "currency": currency,
+        "livemode": False, "payment_intent": payment_intent_id, "status": "succeeded",
+        "paid": True, "created": created,
+        "balance_transaction": {
+            "id": _id("txn"), "object": "balance_transaction", "amount": settled,
+            "currency": settlement, "fee": fee, "net": settled - fee,
+            "exchange_rate": None if rate == 1 else float(rate), "source": charge_id,
+            "type": "charge", "status": "pending", "created": created,
+        },
+    }
+
+
+def _charge_event(payment_intent_id: str, amount_cents: int, currency: str,
+                  created: int) -> dict[str, Any]:
+    return event("charge.succeeded",
+                 settled_charge(payment_intent_id, amount_cents, currency, created), created)
+
+
+def _invoice_charge_event(invoice: dict[str, Any], created: int) -> dict[str, Any]:
+    payment_intent_id = invoice["payments"]["data"][0]["payment"]["payment_intent"]
+    return _charge_event(payment_intent_id, invoice["amount_paid"], invoice["currency"],
+                         created)
+
+
 def play_donation(donation: Donation, action: str) -> None:
     """A refund (that may fail) or a dispute (lost or won) of a recorded gift."""
     now = int(time.time())
@@ -249,7 +301,7 @@ def play_renewal(gift: RecurringGift, action: str, confirm_url: str) -> None:
                              gift.donor.email, gift.amount_cents, gift.currency,
                              gift_metadata(gift), "subscription_cycle", paid=paid)
     if paid:
-        deliver([event("invoice.paid", renewal, now)])
+        deliver([event("invoice.paid", renewal, now), _invoice_charge_event(renewal, now)])
         return
     events = [event("invoice.payment_failed", renewal, now),
               event("customer.subscription.updated", gift_subscription(gift, "past_due"), now)]
@@ -292,12 +344,19 @@ def complete_checkout(checkout: Checkout, action: str) -> None:
             now = int(time.time())
             outcome = ("checkout.session.async_payment_succeeded" if action == DEBIT_PAID
                        else "checkout.session.async_payment_failed")
-            deliver([event("checkout.session.completed", {**session, "payment_status": "unpaid"},
-                           now),
-                     event(outcome, {**session, "payment_status": "paid" if action == DEBIT_PAID
-                                     else "unpaid"}, now + 1)])
+            events = [event("checkout.session.completed",
+                            {**session, "payment_status": "unpaid"}, now),
+                      event(outcome, {**session, "payment_status": "paid"
+                                      if action == DEBIT_PAID else "unpaid"}, now + 1)]
+            if action == DEBIT_PAID:
+                events.append(_charge_event(session["payment_intent"], checkout.amount_cents,
+                                            checkout.currency, now + 1))
+            deliver(events)
             return
-        deliver([event("checkout.session.completed", session)])
+        now = int(time.time())
+        deliver([event("checkout.session.completed", session, now),
+                 _charge_event(session["payment_intent"], checkout.amount_cents,
+                               checkout.currency, now)])
         return
     subscription_id = _id("sub")
     now = int(time.time())
@@ -312,6 +371,7 @@ def complete_checkout(checkout: Checkout, action: str) -> None:
         event("customer.subscription.created", {**subscription, "status": "incomplete"}, now),
         event("checkout.session.completed", session, now),
         event("invoice.paid", first, now),
+        _invoice_charge_event(first, now),
         event("customer.subscription.updated", subscription, now),
     ]
     _shuffle(events)
@@ -357,5 +417,5 @@ def pay_open_renewal(gift: RecurringGift) -> None:
     paid = invoice_object(gift.stripe_subscription_id, gift.donor.stripe_customer_id,
                           gift.donor.email, gift.amount_cents, gift.currency,
                           gift_metadata(gift), "subscription_cycle", paid=True)
-    deliver([event("invoice.paid", paid, now),
+    deliver([event("invoice.paid", paid, now), _invoice_charge_event(paid, now),
              event("customer.subscription.updated", gift_subscription(gift, "active"), now)])

@@ -10,6 +10,7 @@ and sends it again)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +33,8 @@ from membership.types import utcnow
 TOLERANCE_SECONDS = 300
 ALREADY = "already_processed"
 UNREADABLE = "stripe_unreadable"
+# Called with the outcome of an event, in the transaction that records it.
+Note = Callable[[str], None]
 
 
 class WebhookRejected(ValueError):
@@ -176,7 +179,7 @@ _MARK_APPLIED = (update(_events).where(_events.c.stripe_id == bindparam("event_i
 
 
 def _store_failure(event: dict, raw: str, error: Exception,
-                   status: str = EventStatus.FAILED) -> None:
+                   status: str = EventStatus.FAILED, note: Note | None = None) -> None:
     """Keep the event (if it is not kept yet) with why it could not be applied, in a
     transaction of its own. An event applied meanwhile (by a delivery of the same event
     at the same moment, or earlier, for a new reading that failed) stays applied, and
@@ -194,38 +197,46 @@ def _store_failure(event: dict, raw: str, error: Exception,
             stored.status = status
             stored.attempts += 1
             stored.read_again_at = None
+        if note is not None:
+            note(status)
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
         raise
 
 
-def _refuse(event: dict, raw: str, reason: str, observation) -> Outcome:
+def _refuse(event: dict, raw: str, reason: str, observation, note: Note | None) -> Outcome:
     """A signed event we cannot read: kept (status malformed, with the reason) for staff to
     see, answered 400, never applied in part. A later delivery of the same event in a
     form we can read (the endpoint's API version, say) replaces it and is applied."""
     current_app.logger.warning("refused Stripe event %s: %s", event["id"], reason)
     try:
-        _store_failure(event, raw, payload.MalformedEvent(reason), EventStatus.MALFORMED)
+        _store_failure(event, raw, payload.MalformedEvent(reason), EventStatus.MALFORMED, note)
     except SQLAlchemyError:
         current_app.logger.exception("could not store Stripe event %s", event["id"])
     observation.finish(EventStatus.MALFORMED, reason=reason)
     return Outcome(400, {"error": "rejected", "reason": reason, "event": event["id"]})
 
 
-def ingest_event(event: dict, raw: str, *, again: bool = False) -> Outcome:
+def ingest_event(event: dict, raw: str, *, again: bool = False,
+                 note: Note | None = None) -> Outcome:
     """Store and apply in one transaction; on failure, store the event with the reason.
     `again`: apply an applied event once more, with Stripe's object read now (for events
-    that were applied from their own copy). Never raises."""
+    that were applied from their own copy). `note(status)` is called in the transaction
+    that records the outcome, before it commits (staff's replay writes its audit entry
+    so). Never raises."""
     observation = StripeEventObservation(event, HANDLERS)
     problem = payload.envelope_problem(event)
     if problem is not None:
-        return _refuse(event, raw, problem, observation)
+        return _refuse(event, raw, problem, observation, note)
     read_again_at = reason = None
     try:
         current = current_state(event)
     except StripeUnreadable as error:
         if again:
+            if note is not None:
+                note(UNREADABLE)
+                db.session.commit()
             observation.finish(UNREADABLE, reason=str(error))
             return Outcome(503, {"error": "Stripe could not be read", "status": UNREADABLE,
                                  "reason": str(error), "event": event["id"]})
@@ -233,14 +244,14 @@ def ingest_event(event: dict, raw: str, *, again: bool = False) -> Outcome:
         current, read_again_at = None, utcnow()
         reason = f"applied from the event's copy; Stripe could not be read: {error}"
     try:
-        status, is_new = _store_and_apply(event, raw, current, read_again_at, again)
+        status, is_new = _store_and_apply(event, raw, current, read_again_at, again, note)
     except payload.MalformedEvent as error:
         db.session.rollback()
-        return _refuse(event, raw, str(error), observation)
+        return _refuse(event, raw, str(error), observation, note)
     except Exception as error:  # any failure: roll back, keep the reason, let Stripe retry
         db.session.rollback()
         try:
-            _store_failure(event, raw, error)
+            _store_failure(event, raw, error, note=note)
         except SQLAlchemyError:
             current_app.logger.exception("could not store Stripe event %s", event["id"])
             observation.finish("store_failed")
@@ -256,7 +267,8 @@ def ingest_event(event: dict, raw: str, *, again: bool = False) -> Outcome:
 
 
 def _store_and_apply(event: dict, raw: str, current: CurrentState | None,
-                     read_again_at: datetime | None, again: bool) -> tuple[str, bool]:
+                     read_again_at: datetime | None, again: bool,
+                     note: Note | None) -> tuple[str, bool]:
     """Store, apply and commit; each question for Stripe rolls back, is asked with
     nothing locked, and the event is stored and applied again with its answer (see
     payments.lookups)."""
@@ -274,6 +286,8 @@ def _store_and_apply(event: dict, raw: str, current: CurrentState | None,
             db.session.rollback()
             answers.ask(need.question)
             continue
+        if note is not None:
+            note(status)
         db.session.commit()
         return status, is_new
     raise RuntimeError(f"event {event['id']} asked Stripe more than {MAX_ROUNDS} questions")
@@ -291,15 +305,16 @@ def receive_webhook(raw: bytes, signature: str | None) -> Outcome:
     return ingest_event(event, raw.decode("utf-8"))
 
 
-def replay_event(stripe_id: str) -> Outcome:
+def replay_event(stripe_id: str, note: Note | None = None) -> Outcome:
     """Apply a stored event again (staff's replay button for failed events, and for events
-    applied from their own copy that wait for Stripe to be read)."""
+    applied from their own copy that wait for Stripe to be read); `note` as for
+    `ingest_event`."""
     stored = db.session.scalar(select(StripeEvent).where(StripeEvent.stripe_id == stripe_id))
     if stored is None:
         return Outcome(404, {"error": "unknown event"})
     raw, again = stored.payload, stored.read_again_at is not None
     db.session.commit()  # Stripe may be asked next: nothing may stay locked meanwhile
-    return ingest_event(json.loads(raw), raw, again=again)
+    return ingest_event(json.loads(raw), raw, again=again, note=note)
 
 
 # As long as Stripe itself goes on retrying a delivery that failed.

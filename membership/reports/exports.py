@@ -6,10 +6,13 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import case, func, literal
+from sqlalchemy import case, func, literal, select
 
+from membership.campaigns.models import Campaign
+from membership.donations.models import Donation, Donor
 from membership.extensions import db
-from membership.sql import copy_csv
+from membership.reports.windows import Window
+from membership.sql import copy_csv, utc_iso_text
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_BATCH = 5000
@@ -38,3 +41,26 @@ def stream_csv(columns: Sequence[str], query) -> Iterator[bytes]:
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
+
+
+CSV_COLUMNS = ("donation_id", "created_at", "donor_email", "donor_name", "amount_cents",
+               "fee_cents", "net_cents", "currency", "frequency", "campaign", "status",
+               "refunded_cents", "dispute_status", "recurring_gift_id", "stripe_id")
+
+
+def donations_csv(window: Window, campaign: Campaign | None = None) -> Iterator[bytes]:
+    """One row per donation in the window, every currency, oldest first (see
+    `reports.exports.stream_csv`)."""
+    dialect = db.session.get_bind().dialect.name
+    query = select(
+        Donation.id, utc_iso_text(Donation.created_at, dialect),
+        spreadsheet_safe(Donor.email), spreadsheet_safe(Donor.name), Donation.amount_cents,
+        Donation.fee_cents, Donation.net_cents, Donation.currency, Donation.frequency,
+        spreadsheet_safe(Donation.campaign), Donation.status, Donation.refunded_cents,
+        Donation.dispute_status, Donation.recurring_gift_id, Donation.stripe_id,
+    ).join(Donor, Donor.id == Donation.donor_id).where(
+        Donation.created_at >= window.begins, Donation.created_at < window.ends,
+    ).order_by(Donation.created_at, Donation.id)
+    if campaign is not None:
+        query = query.where(Donation.campaign == campaign.slug)
+    return stream_csv(CSV_COLUMNS, query)

@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 
 from membership.donations.models import ANONYMIZED_DOMAIN, Donation, Donor
 from membership.extensions import db
 from membership.reports.exports import spreadsheet_safe, stream_csv
+from membership.reports.models import RetentionYear
+from membership.reports.windows import ReportError
 from membership.sql import utc_iso_text
 
 # Years a report may ask about: each needs the year before it to exist as well.
@@ -24,7 +26,7 @@ LAPSED_COLUMNS = ("donor_email", "donor_name", "last_gift_at", "last_gift_cents"
                   "lifetime_cents", "gifts")
 
 
-class YearError(ValueError):
+class YearError(ReportError):
     """Not a year a report can be made for; the message says why."""
 
 
@@ -84,47 +86,47 @@ def _gave(donors, year: int):
 
 def retention_by_year(last_year: int, count: int = 5) -> list[dict]:
     """The contract's retention figures (see CONTRACT.md, Retention) for `count` years up
-    to `last_year`, oldest first, from one pass over the donations: per donor, whether
-    they gave in each of those years and the one before them, and in any year earlier."""
+    to `last_year`, oldest first, from the counts kept per year (reports.models.
+    RetentionYear): how many gave, how many of those also gave the year before, how many
+    for the first time; every group follows from these (see `_figures`)."""
     first = max(last_year - count + 1, FIRST_YEAR)
-    asked = range(first, last_year + 1)
-    donors = _gave_by_year(first, last_year)
-
-    def gave(year):
-        return _gave(donors, year)
-
-    def count_where(*conditions):
-        return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
-
-    columns = []
-    for year in asked:
-        before = or_(donors.c.earlier == 1, *(gave(y) for y in range(first - 1, year - 1)))
-        columns += [
-            count_where(gave(year)),
-            count_where(gave(year - 1)),
-            count_where(gave(year), gave(year - 1)),
-            count_where(gave(year), ~gave(year - 1), ~before),
-            count_where(gave(year), ~gave(year - 1), before),
-            count_where(gave(year - 1), ~gave(year)),
-            count_where(before, ~gave(year - 1), ~gave(year)),
-        ]
-    row = [int(n) for n in db.session.execute(select(*columns)).one()]
+    kept = {row.year: row for row in db.session.scalars(
+        select(RetentionYear).where(RetentionYear.year.between(first - 1, last_year)))}
+    earlier = db.session.scalar(select(func.coalesce(func.sum(RetentionYear.new_donors), 0))
+                                .where(RetentionYear.year < first - 2))
+    new = dict(db.session.execute(select(RetentionYear.year, RetentionYear.new_donors).where(
+        RetentionYear.year.between(first - 2, last_year))).all())
     figures = []
-    for index, year in enumerate(asked):
-        gave_in, gave_before, retained, new, recaptured, lybunt, sybunt = (
-            row[index * 7:index * 7 + 7])
-        figures.append({
-            "year": year,
-            "donors": gave_in,
-            "donors_previous": gave_before,
-            "retained": retained,
-            "retention_rate": round(retained / gave_before, 4) if gave_before else None,
-            "new": new,
-            "recaptured": recaptured,
-            "lybunt": lybunt,
-            "sybunt": sybunt,
-        })
+    for year in range(first, last_year + 1):
+        # Donors whose first counted year is before the year before `year`.
+        before = int(earlier) + sum(new.get(y, 0) for y in range(first - 2, year - 1))
+        this, previous = kept.get(year), kept.get(year - 1)
+        figures.append(_figures(year, this.donors if this else 0,
+                                previous.donors if previous else 0,
+                                this.retained if this else 0, new.get(year, 0),
+                                new.get(year - 1, 0), before))
     return figures
+
+
+def _figures(year: int, donors: int, previous: int, retained: int, new: int,
+             new_previous: int, before: int) -> dict:
+    """The groups from the counts. Of this year's donors, those who did not give the year
+    before either gave for the first time (new) or gave in some year before that
+    (recaptured). SYBUNT: of the donors who first gave before the previous year, those who
+    gave in neither year; of them, the previous year's donors are those not new then, and
+    this year's are those neither new now, nor first giving the previous year, nor
+    retained (the last two overlap exactly in the retained who first gave last year)."""
+    return {
+        "year": year,
+        "donors": donors,
+        "donors_previous": previous,
+        "retained": retained,
+        "retention_rate": round(retained / previous, 4) if previous else None,
+        "new": new,
+        "recaptured": donors - retained - new,
+        "lybunt": previous - retained,
+        "sybunt": before - (previous - new_previous) - (donors - new - retained),
+    }
 
 
 def retention(year: int) -> dict:

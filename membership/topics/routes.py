@@ -15,9 +15,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from membership.extensions import db
+from membership.forms import PostOnlyForm
 from membership.inputs import page_number
 from membership.topics import services, stories
-from membership.topics.forms import FollowForm
 from membership.urls import safe_next_url
 
 bp = Blueprint("topics", __name__)
@@ -29,7 +29,7 @@ PENDING_FOLLOW = "pending_follow"  # a topic an anonymous reader chose before lo
 def index():
     followed = services.followed_ids(current_user) if current_user.is_authenticated else set()
     return render_template("topics/index.html", catalogue=services.catalogue(),
-                           followed=followed, form=FollowForm(formdata=None),
+                           followed=followed, form=PostOnlyForm(formdata=None),
                            welcome=request.args.get("welcome") == "1")
 
 
@@ -58,7 +58,7 @@ def _toggle(slug: str, following: bool):
     topic = services.visible_topic(slug)
     if topic is None:
         abort(404)
-    if not FollowForm().validate_on_submit():
+    if not PostOnlyForm().validate_on_submit():
         abort(400)
     if not current_user.is_authenticated:
         # Remembered until they have an account: they come back following it.
@@ -83,6 +83,5 @@ def follow_pending_topic(app, user, **extra) -> None:
     slug = session.pop(PENDING_FOLLOW, None)
     topic = services.visible_topic(slug) if slug else None
     if topic is not None:
-        services.follow(user, topic)
-        db.session.commit()
+        services.follow(user, topic)  # the sign-in commits it
         flash(_("You now follow %(topic)s.", topic=topic.name), "success")

@@ -56,6 +56,10 @@ def catalogue(include_hidden: bool = False) -> dict[str, list[Topic]]:
     return grouped
 
 
+def slug_taken(slug: str) -> bool:
+    return db.session.scalar(select(Topic.id).where(Topic.slug == slug)) is not None
+
+
 def visible_topic(slug: str) -> Topic | None:
     return db.session.scalar(select(Topic).where(Topic.slug == slug,
                                                  Topic.hidden.is_(False)))

@@ -1,0 +1,120 @@
+"""The donor's own giving: their gifts and recurring gifts, receipts and yearly
+statements, and what their account's export and closing do to them."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from membership import tokens
+from membership.accounts.models import User
+from membership.accounts.services import AccountError
+from membership.donations.gateway import GatewayError, payment_gateway
+from membership.donations.models import ENDED_STATUSES, Donation, Donor, Frequency, RecurringGift
+from membership.donations.money import format_money
+from membership.extensions import db
+from membership.types import isoformat
+from membership.urls import external_url
+
+
+def donations_for(user: User) -> list[Donation]:
+    return list(db.session.scalars(
+        select(Donation).join(Donor).where(Donor.user_id == user.id)
+        .order_by(Donation.created_at.desc(), Donation.id.desc())))
+
+
+def recurring_gifts_for(user: User) -> list[RecurringGift]:
+    return list(db.session.scalars(
+        select(RecurringGift).join(Donor).where(Donor.user_id == user.id)
+        .order_by(RecurringGift.created_at.desc())))
+
+
+def own_donation_or_none(user: User, donation_id: int) -> Donation | None:
+    """The one place deciding whether a reader may see a gift: only their own."""
+    return db.session.scalar(
+        select(Donation).join(Donor).where(Donation.id == donation_id, Donor.user_id == user.id))
+
+
+def own_recurring_gift_or_none(user: User, gift_id: int) -> RecurringGift | None:
+    return db.session.scalar(
+        select(RecurringGift).join(Donor)
+        .where(RecurringGift.id == gift_id, Donor.user_id == user.id))
+
+
+def yearly_statement(user: User, year: int) -> tuple[list[Donation], dict[str, int]]:
+    """A calendar year's gifts and the net total per currency."""
+    donations = [d for d in donations_for(user) if d.created_at.year == year]
+    totals: dict[str, int] = {}
+    for donation in sorted(donations, key=lambda d: d.created_at):
+        totals[donation.currency] = totals.get(donation.currency, 0) + donation.net_cents
+    return sorted(donations, key=lambda d: d.created_at), totals
+
+
+RECEIPT_LINK = "donations.receipt"  # a receipt's link never expires
+
+
+def receipt_token(donation: Donation) -> str:
+    return tokens.make(RECEIPT_LINK, donation.id)
+
+
+def donation_for_receipt_token(token: str) -> Donation | None:
+    try:
+        donation_id = tokens.read(RECEIPT_LINK, token)
+    except tokens.BadToken:
+        return None
+    return db.session.get(Donation, donation_id) if isinstance(donation_id, int) else None
+
+
+def receipt_link(donation: Donation) -> str:
+    return external_url("donations.public_receipt", token=receipt_token(donation))
+
+
+def _gift_details(gift) -> dict:
+    return {"amount_cents": gift.amount_cents, "currency": gift.currency,
+            "frequency": gift.frequency, "campaign": gift.campaign,
+            "anonymous": gift.anonymous, "dedication_kind": gift.dedication_kind,
+            "dedication_name": gift.dedication_name,
+            "dedication_message": gift.dedication_message}
+
+
+def export_giving(user: User) -> tuple[str, list[dict]]:
+    """The reader's gifts for their data download."""
+    return "gifts", [
+        {"date": donation.created_at.isoformat(), **_gift_details(donation),
+         "status": donation.status, "refunded_cents": donation.refunded_cents}
+        for donation in donations_for(user)
+    ]
+
+
+def export_recurring_gifts(user: User) -> tuple[str, list[dict]]:
+    """The reader's monthly and yearly gifts for their data download."""
+    return "recurring_gifts", [
+        {"started_at": isoformat(gift.started_at), **_gift_details(gift), "status": gift.status,
+         "cancel_at_period_end": gift.cancel_at_period_end,
+         "current_period_end": isoformat(gift.current_period_end),
+         "ended_at": isoformat(gift.ended_at), "cancel_reason": gift.cancel_reason}
+        for gift in recurring_gifts_for(user)
+    ]
+
+
+def cancel_recurring_gifts(user: User) -> list[str]:
+    """Account deletion: stop the reader's recurring gifts at the payment service first,
+    so that nothing goes on charging a donor who can no longer see or cancel it. A gift
+    the service will not cancel keeps the account (AccountError), and says which."""
+    stopped = []
+    for gift in recurring_gifts_for(user):
+        if gift.status in ENDED_STATUSES:
+            continue
+        amount = format_money(gift.amount_cents, gift.currency)
+        description = (_("%(amount)s a year", amount=amount) if gift.frequency == Frequency.YEARLY
+                       else _("%(amount)s a month", amount=amount))
+        try:
+            payment_gateway().cancel(gift, "The donor deleted their account.")
+        except GatewayError as error:
+            raise AccountError(_(
+                "We could not stop your recurring gift of %(gift)s (%(reason)s), so your "
+                "account was not deleted. Please try again in a moment.",
+                gift=description, reason=error)) from error
+        stopped.append(_("Your recurring gift of %(gift)s is cancelled: nothing more will "
+                         "be charged.", gift=description))
+    return stopped
