@@ -55,6 +55,7 @@ def main() -> None:
 
     from membership import create_app
     from membership.accounts.services import ensure_staff
+    from membership.accounts.sessions import start_session
     from membership.donations.models import Donation
     from membership.extensions import db
     from membership.reports.windows import Window
@@ -63,8 +64,9 @@ def main() -> None:
     app = create_app({"RATELIMIT_ENABLED": False, "SERVER_NAME": "bench.local"})
     with app.app_context():
         staff, _ = ensure_staff("bench-staff@example.org", "bench staff passphrase 2026")
+        start_session(staff)  # a sign-in kept on the server, as the log-in form makes
         db.session.commit()
-        login_id = f"{staff.id}:{staff.session_token}"
+        login_id = f"{staff.id}:{staff.login_token}"
         today = utcnow().date()
         windows = {"a month": Window(today - timedelta(days=29), today),
                    "a year": Window(today - timedelta(days=364), today),
@@ -119,6 +121,23 @@ def main() -> None:
                 response = client.get(url)
                 assert response.status_code == 200, (url, response.status_code)
             print(f"{url:<40} {timed(page):>6.1f} ms", flush=True)
+
+        # What `flask reports refresh` counts every ten minutes (the page shows it).
+        from membership.donations.money import exponent
+        from membership.reports import giving, recurring
+        from membership.reports.snapshots import count_and_keep
+
+        figures = {"churn": lambda: recurring.churn(year - 1),
+                   "recovered renewals": lambda: recurring.recovery(year - 1),
+                   "cohorts": lambda: recurring.cohorts(year - 1, today),
+                   "gift ranges": lambda: giving.gift_ranges(year - 1, exponent),
+                   "second gifts": lambda: giving.second_gifts(year - 1),
+                   "readers who give": lambda: giving.readers_who_give(year - 1),
+                   "all, counted and kept": lambda: count_and_keep(year - 1, today, exponent)}
+        print(f"\n{'analytics of ' + str(year - 1) + ', counted afresh':<40} {'median':>9}")
+        for name, count in figures.items():
+            print(f"{name:<40} {timed(count):>6.1f} ms", flush=True)
+            db.session.rollback()
 
         everything = windows["three years"]
         for url in (f"/admin/reports/donations.csv?start={everything.start}&end={everything.end}",

@@ -131,13 +131,15 @@ def register_blueprints(app: Flask) -> None:
     from membership.newsletter import routes as newsletter
     from membership.payments import cli as payments_cli
     from membership.payments import routes as payments
+    from membership.reports import cli as reports_cli
     from membership.site import routes as site
     from membership.topics import cli as topics_cli
     from membership.topics import routes as topics
 
     for blueprint in (site.bp, accounts.bp, topics.bp, newsletter.bp, donations.bp,
                       campaigns.bp, payments.bp, admin.bp, accounts_cli.bp, mail_cli.bp,
-                      payments_cli.bp, topics_cli.bp, newsletter_cli.bp, demo.bp):
+                      payments_cli.bp, topics_cli.bp, newsletter_cli.bp, reports_cli.bp,
+                      demo.bp):
         app.register_blueprint(blueprint)
     if app.config["PAYMENTS_GATEWAY"] == "sandbox":
         app.register_blueprint(payments.sandbox_bp)

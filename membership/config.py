@@ -148,6 +148,10 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
         "SANDBOX_DELIVERY_DELAY": float(env.get("SANDBOX_DELIVERY_DELAY",
                                                 "1" if name == "development" else "0")),
         "DONATION_CURRENCIES": _csv(env.get("DONATION_CURRENCIES"), "usd"),
+        # Seconds the analytics page may show figures computed before (flask reports
+        # refresh computes them every ten minutes); 0 computes them on every view.
+        "ANALYTICS_MAX_AGE": int(env.get("ANALYTICS_MAX_AGE",
+                                         "0" if name == "testing" else "900")),
         "MAIL_URL": env.get("MAIL_URL", ""),
         "MAIL_FROM": env.get("MAIL_FROM", "Membership <members@localhost>"),
         "MAIL_MAX_ATTEMPTS": int(env.get("MAIL_MAX_ATTEMPTS", "8")),

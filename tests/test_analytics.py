@@ -4,6 +4,7 @@ direct recount in Python for any history, and the staff page and its JSON twin."
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
@@ -25,7 +26,9 @@ from membership.extensions import db
 from membership.newsletter.models import Subscriber, SubscriberTopic
 from membership.reports.analytics import analytics
 from membership.reports.giving import BANDS, gift_ranges, readers_who_give, second_gifts
+from membership.reports.models import ReportSnapshot
 from membership.reports.recurring import add_months, churn, cohorts, recovery
+from membership.reports.snapshots import from_record, to_record
 from membership.topics.models import Topic, TopicFollow
 from tests.builders import at, give, make_user, new_year, pay, recurring, refund_or_dispute, settle
 from tests.conftest import empty_database
@@ -589,6 +592,7 @@ def test_the_json_holds_every_figure(recurring_history, giving_history, staff_cl
     assert response.status_code == 200
     body = response.get_json()
     expected = analytics(2025, datetime.now(UTC).date(), exponent).as_json()
+    assert datetime.fromisoformat(body.pop("counted_at")) <= datetime.now(UTC)
     assert body == expected
     assert set(body) == {"year", "churn", "recovered_revenue", "gift_ranges", "second_gifts",
                          "monthly_cohorts", "readers_who_give"}
@@ -636,3 +640,38 @@ def test_the_page_renders_on_an_empty_database(staff_client):
     response = staff_client.get("/admin/analytics")
     assert response.status_code == 200
     assert "Nobody gave in" in response.get_data(as_text=True)
+
+
+# Kept as counted (reports/snapshots.py) ---------------------------------------------------
+
+def test_kept_figures_read_back_exactly_as_they_were_counted(recurring_history,
+                                                              giving_history):
+    figures = analytics(2025, date(2026, 7, 1), exponent)
+    assert from_record(json.loads(json.dumps(to_record(figures)))) == figures
+
+
+def test_the_page_shows_kept_figures_until_they_are_older_than_allowed(app, staff_client):
+    app.config["ANALYTICS_MAX_AGE"] = 600
+    give(1000, "kept@example.org", at=at(2025))
+    first = staff_client.get("/admin/reports/analytics.json?year=2025").get_json()
+    give(5000, "later@example.org", at=at(2025, 7))
+    kept = staff_client.get("/admin/reports/analytics.json?year=2025").get_json()
+    assert kept == first  # counted a moment ago: shown as counted, and says when
+    assert "Counted at" in staff_client.get("/admin/analytics?year=2025").get_data(
+        as_text=True)
+    snapshot = db.session.get(ReportSnapshot, ("analytics", 2025))
+    snapshot.computed_at -= timedelta(seconds=601)
+    db.session.commit()
+    counted = staff_client.get("/admin/reports/analytics.json?year=2025").get_json()
+    assert counted["second_gifts"]["first_time_donors"] == 2
+    assert counted["counted_at"] > first["counted_at"]
+
+
+def test_reports_refresh_counts_and_keeps_the_years_asked(app, flask_command):
+    give(1000, "kept@example.org", at=at(2025))
+    result = flask_command("reports", "refresh", "--year", "2025")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("analytics 2025: counted at ")
+    snapshot = db.session.get(ReportSnapshot, ("analytics", 2025))
+    assert snapshot.body["second_gifts"]["first_time"] == 1
+    assert flask_command("reports", "refresh", "--year", "20255").returncode == 2

@@ -231,7 +231,8 @@ def test_systemd_units_are_complete_and_hardened():
     units = {path.name: read_unit(path) for path in UNITS.iterdir()}
     assert {"membership-web.service", "membership-mail.service", "membership-digest.service",
             "membership-digest.timer", "membership-stripe-refresh.service",
-            "membership-stripe-refresh.timer"} <= set(units)
+            "membership-stripe-refresh.timer", "membership-reports-refresh.service",
+            "membership-reports-refresh.timer"} <= set(units)
     for name, unit in units.items():
         assert "Unit" in unit, name
         if name.endswith(".timer"):
@@ -249,13 +250,15 @@ def test_systemd_units_are_complete_and_hardened():
         assert setting(unit, "Service", "NoNewPrivileges") == "yes"
         assert setting(unit, "Service", "ProtectSystem") == "strict"
     assert setting(units["membership-mail.service"], "Service", "Restart") == "always"
-    for name in ("membership-digest.service", "membership-stripe-refresh.service"):
+    for name in ("membership-digest.service", "membership-stripe-refresh.service",
+                 "membership-reports-refresh.service"):
         assert setting(units[name], "Service", "Type") == "oneshot", name
 
     # The processes that count metrics share one directory, which each unit creates (so
     # any may start first) and none removes when it stops (the others still write there).
     for name in ("membership-web.service", "membership-mail.service",
-                 "membership-digest.service", "membership-stripe-refresh.service"):
+                 "membership-digest.service", "membership-stripe-refresh.service",
+                 "membership-reports-refresh.service"):
         service = units[name]["Service"]
         environment = dict(value.split("=", 1) for value in service["Environment"])
         directory = environment["PROMETHEUS_MULTIPROC_DIR"]
@@ -276,7 +279,7 @@ def test_every_deployed_command_is_a_command_of_the_app(database_url):
             assert words[1:3] == ["-c", "gunicorn.conf.py"], f"{where}: {words}"
             assert words[-1] == "wsgi:app", f"{where}: {words}"
     assert {"db upgrade", "mail deliver --watch 10", "newsletter send-digest",
-            "stripe refresh"} <= {
+            "stripe refresh", "reports refresh"} <= {
         " ".join(args) for args in flask_commands}
 
     env = production_env(database_url)

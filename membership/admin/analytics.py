@@ -11,10 +11,12 @@ from flask_babel import gettext as _
 from membership.admin.blueprint import bp
 from membership.admin.charts import MAX_X_LABELS, Chart, bar_chart
 from membership.donations.money import exponent, format_money
+from membership.extensions import db
 from membership.reports import retention
-from membership.reports.analytics import Analytics, analytics
+from membership.reports.analytics import Analytics
 from membership.reports.recurring import COHORT_AFTER, INVOLUNTARY, VOLUNTARY
-from membership.types import utcnow
+from membership.reports.snapshots import analytics_as_of
+from membership.types import isoformat, utcnow
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ def analytics_json():
         year = _json_year()
     except retention.YearError as error:
         return jsonify(error="Bad Request", reason=str(error)), 400
-    return jsonify(analytics(year, utcnow().date(), exponent).as_json())
+    figures, counted_at = analytics_as_of(year, utcnow().date(), exponent)
+    db.session.commit()  # the figures just counted are kept for the next view
+    return jsonify({**figures.as_json(), "counted_at": isoformat(counted_at)})
 
 
 def _charts(figures: Analytics) -> dict:
@@ -91,8 +95,10 @@ def analytics_page():
         year, problem = today.year, str(error)
     else:
         problem = None
-    figures = analytics(year, today, exponent)
+    figures, counted_at = analytics_as_of(year, today, exponent)
+    db.session.commit()  # the figures just counted are kept for the next view
     return render_template("admin/analytics.html", figures=figures, year=year,
+                           counted_at=counted_at,
                            this_year=today.year, problem=problem, charts=_charts(figures),
                            cohort_after=COHORT_AFTER, voluntary=VOLUNTARY,
                            involuntary=INVOLUNTARY)

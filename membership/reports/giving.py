@@ -31,7 +31,6 @@ from sqlalchemy import (
     Interval,
     and_,
     case,
-    exists,
     func,
     literal,
     null,
@@ -39,7 +38,6 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import aliased
 
 from membership.accounts.models import User
 from membership.donations.models import Donation, Donor
@@ -153,25 +151,38 @@ def _plus_days(column, days: int, dialect: str):
 
 
 def second_gifts(year: int) -> SecondGifts:
+    """From the donors whose first counted year is `year` (kept, Donor.first_counted_year):
+    how many counted gifts each made in all (kept donor-years), and when they made their
+    first two (their counted gifts, numbered in time order): set-wise, a few rows per
+    donor, not a lookup per donor."""
     dialect = db.session.get_bind().dialect.name
-    first_time = select(Donor.id).where(Donor.first_counted_year == year)
-    firsts = (select(Donation.donor_id, func.min(Donation.created_at).label("first_at"))
-              .where(counted(), _in_year(year), Donation.donor_id.in_(first_time))
-              .group_by(Donation.donor_id)
-              .subquery())
-    gift = aliased(Donation)
-
-    def has_two(*conditions):  # a second row exists: OFFSET 1 skips the first gift
-        return exists(select(gift.id).where(gift.donor_id == firsts.c.donor_id, counted(gift),
-                                            *conditions).limit(1).offset(1))
-
-    soon = gift.created_at <= _plus_days(firsts.c.first_at, SECOND_GIFT_DAYS, dialect)
+    first_time = select(Donor.id.label("donor_id")).where(
+        Donor.first_counted_year == year).subquery()
+    totals = (select(DonorYear.donor_id, func.sum(DonorYear.gifts).label("gifts"))
+              .join(first_time, first_time.c.donor_id == DonorYear.donor_id)
+              .group_by(DonorYear.donor_id).subquery())
+    numbered = (select(Donation.donor_id, Donation.created_at,
+                       func.row_number().over(partition_by=Donation.donor_id,
+                                              order_by=(Donation.created_at, Donation.id))
+                       .label("number"))
+                .join(first_time, first_time.c.donor_id == Donation.donor_id)
+                .where(counted()).subquery())
+    first_two = (select(numbered.c.donor_id,
+                        func.max(case((numbered.c.number == 1, numbered.c.created_at)))
+                        .label("first_at"),
+                        func.max(case((numbered.c.number == 2, numbered.c.created_at)))
+                        .label("second_at"))
+                 .where(numbered.c.number <= 2).group_by(numbered.c.donor_id).subquery())
+    soon = first_two.c.second_at <= _plus_days(first_two.c.first_at, SECOND_GIFT_DAYS,
+                                                 dialect)
 
     def count_where(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    row = db.session.execute(select(func.count(), count_where(has_two()),
-                                    count_where(has_two(soon))).select_from(firsts)).one()
+    row = db.session.execute(
+        select(func.count(), count_where(totals.c.gifts >= 2), count_where(soon))
+        .select_from(totals)
+        .outerjoin(first_two, first_two.c.donor_id == totals.c.donor_id)).one()
     return SecondGifts(year, *(int(n) for n in row))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from membership.extensions import db
@@ -92,6 +92,18 @@ class RetentionYear(db.Model):
     donors: Mapped[int] = mapped_column(default=0)
     retained: Mapped[int] = mapped_column(default=0)
     new_donors: Mapped[int] = mapped_column(default=0)
+
+
+class ReportSnapshot(db.Model):
+    """A report's figures as computed at `computed_at`, for pages whose figures take
+    longer to count than a page may take (see reports.snapshots)."""
+
+    __tablename__ = "report_snapshots"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    body: Mapped[dict] = mapped_column(JSON)
 
 
 class GiftMonth(db.Model):
