@@ -675,3 +675,33 @@ def test_reports_refresh_counts_and_keeps_the_years_asked(app, flask_command):
     snapshot = db.session.get(ReportSnapshot, ("analytics", 2025))
     assert snapshot.body["second_gifts"]["first_time"] == 1
     assert flask_command("reports", "refresh", "--year", "20255").returncode == 2
+
+
+def test_two_first_counts_of_a_year_at_once_both_keep_theirs(app):
+    """A first view and the timer (or two first views) counting the same year at the
+    same moment: neither fails; one row stands."""
+    import threading
+
+    from membership.reports.snapshots import count_and_keep
+
+    give(1000, "kept@example.org", at=at(2025))
+    barrier, errors = threading.Barrier(2), []
+
+    def count():
+        with app.app_context():
+            try:
+                barrier.wait()
+                count_and_keep(2025, date(2026, 7, 1), exponent)
+                db.session.commit()
+            except Exception as error:  # the test reports any failure of either
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=count) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert db.session.query(ReportSnapshot).count() == 1

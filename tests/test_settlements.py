@@ -221,3 +221,43 @@ def test_settled_totals_always_equal_a_full_recount(app, steps):
     recounted = {tuple(row[:3]): tuple(row[3:])
                  for row in db.session.execute(settled_totals_from_donations())}
     assert kept == recounted
+
+
+def test_a_renewal_known_by_its_invoice_alone_is_settled_and_learns_its_charge(
+        send, fake_stripe, flask_command):
+    """invoice → PaymentIntent (Stripe's Invoice Payments) → its latest charge, expanded."""
+    from membership.donations.recording import Payment
+    from membership.donations.recurring import record_recurring_payment
+    from tests.builders import recurring
+
+    gift = recurring(1800, "monthly", EMAIL, datetime(2026, 1, 1, tzinfo=UTC))
+    paid = datetime(2026, 2, 1, tzinfo=UTC)
+    record_recurring_payment(Payment(amount_cents=1800, currency="usd", paid_at=paid,
+                                     email=EMAIL, frequency="monthly",
+                                     invoice_id="in_settle_8"), gift, paid)
+    db.session.commit()
+    charge = settled_charge("pi_settle_8", 1800, settled=1800, fee=82, currency="usd")
+    fake_stripe.invoice_payments["in_settle_8"] = "pi_settle_8"
+    fake_stripe.objects["pi_settle_8"] = {"id": "pi_settle_8", "object": "payment_intent",
+                                          "latest_charge": charge}
+    result = flask_command("stripe", "settlements", STRIPE_API_BASE=fake_stripe.url)
+    assert "settled: 1, not settled yet: 0, failed: 0" in result.stdout, result.stderr
+    donation = only_donation()
+    assert (donation.stripe_charge_id, donation.settled_amount_cents) == (charge["id"], 1800)
+    again = flask_command("stripe", "settlements", STRIPE_API_BASE=fake_stripe.url)
+    assert "settled: 0, not settled yet: 0, failed: 0" in again.stdout
+
+
+def test_a_charge_stripe_sends_unreadable_is_passed_over_not_a_stop(send, fake_stripe,
+                                                                     flask_command):
+    one_time_gift(send, "pi_settle_9")
+    one_time_gift(send, "pi_settle_10")
+    broken = settled_charge("pi_settle_9", 5000, settled=5412, fee=187)
+    broken["balance_transaction"]["amount"] = "a lot"
+    fake_stripe.objects["pi_settle_9"] = {"id": "pi_settle_9", "latest_charge": broken}
+    fake_stripe.objects["pi_settle_10"] = {"id": "pi_settle_10", "latest_charge": settled_charge(
+        "pi_settle_10", 5000, settled=5412, fee=187)}
+    result = flask_command("stripe", "settlements", STRIPE_API_BASE=fake_stripe.url)
+    assert result.returncode == 1
+    assert "settled: 1, not settled yet: 0, failed: 1" in result.stdout
+    assert "could not be read" in result.stderr.strip().splitlines()[-1]

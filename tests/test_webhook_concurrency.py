@@ -38,6 +38,27 @@ def post(url: str, body: bytes, signature: str) -> int:
         return error.code
 
 
+def deliver_at_once(base_url: str, bodies: list[str], secret: str) -> Counter[int]:
+    """Post every body from a thread of its own, all released at the same moment; the
+    answers' statuses, counted."""
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(bodies))
+
+    def deliver(body):
+        barrier.wait()
+        status = post(f"{base_url}/stripe/webhook", body.encode(), sp.sign(body, secret))
+        with lock:
+            statuses[status] += 1
+
+    threads = [threading.Thread(target=deliver, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return statuses
+
+
 def test_concurrent_duplicate_deliveries_have_exactly_one_effect(app, database_url,
                                                                  stripe_settings, fake_stripe):
     secret = app.config["STRIPE_WEBHOOK_SECRET"]
@@ -106,23 +127,8 @@ def test_concurrent_gifts_keep_every_running_total_exact(app, database_url, stri
     bodies = [json.dumps(sp.event("checkout.session.completed", sp.checkout_session(
         amount=1000 + n, email=f"donor{n % 3}@example.org",
         metadata={**sp.DONATION, "campaign": "20th-anniversary"}))) for n in range(12)]
-    statuses: Counter[int] = Counter()
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(bodies))
-
     with serving(database_url, RATELIMIT_ENABLED=False, **stripe_settings) as base_url:
-        def deliver(body):
-            barrier.wait()
-            status = post(f"{base_url}/stripe/webhook", body.encode(), sp.sign(body, secret))
-            with lock:
-                statuses[status] += 1
-
-        threads = [threading.Thread(target=deliver, args=(body,)) for body in bodies]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-
+        statuses = deliver_at_once(base_url, bodies, secret)
     assert statuses == {200: len(bodies)}
     db.session.rollback()
     db.session.refresh(campaign)
@@ -136,3 +142,44 @@ def test_concurrent_gifts_keep_every_running_total_exact(app, database_url, stri
     assert db.session.scalar(select(func.count()).select_from(DonorGap)) == 0
     assert all(donor.first_donation_at and donor.last_donation_at
                for donor in db.session.scalars(select(Donor)))
+
+
+def test_one_donors_refunds_and_gifts_at_once_keep_retention_exact(app, database_url,
+                                                                  stripe_settings):
+    """Refunds of one donor's gifts in two years and two currencies, and new gifts of
+    theirs, all at the same moment: every delivery answers 200 (no deadlock), and the
+    donor-years, the years' retention counts and the donor's first year equal a recount
+    (each change to a donor's kept rows waits for the one before)."""
+    from datetime import UTC, datetime
+
+    from membership.reports.kept import (
+        donor_years_from_donations,
+        retention_years_from_donor_years,
+    )
+    from membership.reports.models import DonorYear, RetentionYear
+    from tests.builders import give
+
+    secret = app.config["STRIPE_WEBHOOK_SECRET"]
+    email = "often@example.org"
+    for round_ in range(3):
+        gifts = [give(1000, email, campaign=None, at=datetime(2023 + n % 2, 6, 1, tzinfo=UTC),
+                      currency=("usd", "eur")[n // 2]) for n in range(4)]
+        bodies = [json.dumps(sp.event("charge.refunded", sp.charge(
+            payment_intent=gift.payment_intent_id, amount=1000, amount_refunded=1000,
+            charge_id=gift.charge_id))) for gift in gifts]
+        bodies += [json.dumps(sp.event("checkout.session.completed", sp.checkout_session(
+            amount=500 + n, email=email))) for n in range(2)]
+        with serving(database_url, RATELIMIT_ENABLED=False, **stripe_settings) as base_url:
+            statuses = deliver_at_once(base_url, bodies, secret)
+        assert statuses == {200: len(bodies)}, round_
+        db.session.rollback()
+        years = {(r.donor_id, r.year, r.currency): (r.gifts, r.net_cents)
+                 for r in db.session.scalars(select(DonorYear))}
+        assert years == {tuple(r[:3]): tuple(r[3:])
+                         for r in db.session.execute(donor_years_from_donations())}
+        counts = {r.year: (r.donors, r.retained, r.new_donors)
+                  for r in db.session.scalars(select(RetentionYear)) if r.donors}
+        assert counts == {r[0]: tuple(r[1:])
+                          for r in db.session.execute(retention_years_from_donor_years())}
+        donor = db.session.scalar(select(Donor).where(Donor.email == email))
+        assert donor.first_counted_year == min(year for _, year, _ in years)

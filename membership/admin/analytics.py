@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
@@ -15,7 +15,7 @@ from membership.extensions import db
 from membership.reports import retention
 from membership.reports.analytics import Analytics
 from membership.reports.recurring import COHORT_AFTER, INVOLUNTARY, VOLUNTARY
-from membership.reports.snapshots import analytics_as_of
+from membership.reports.snapshots import count_and_keep, kept_analytics
 from membership.types import isoformat, utcnow
 
 
@@ -57,9 +57,19 @@ def analytics_json():
         year = _json_year()
     except retention.YearError as error:
         return jsonify(error="Bad Request", reason=str(error)), 400
-    figures, counted_at = analytics_as_of(year, utcnow().date(), exponent)
-    db.session.commit()  # the figures just counted are kept for the next view
+    figures, counted_at = _figures_of(year, utcnow().date())
     return jsonify({**figures.as_json(), "counted_at": isoformat(counted_at)})
+
+
+def _figures_of(year: int, today: date) -> tuple[Analytics, datetime]:
+    """The kept figures of the year, or figures counted now and kept for the next view."""
+    kept = kept_analytics(year)
+    if kept is not None:
+        return kept
+    db.session.commit()  # the reading ends: counting begins a transaction that will write
+    counted = count_and_keep(year, today, exponent)
+    db.session.commit()
+    return counted
 
 
 def _charts(figures: Analytics) -> dict:
@@ -95,8 +105,7 @@ def analytics_page():
         year, problem = today.year, str(error)
     else:
         problem = None
-    figures, counted_at = analytics_as_of(year, today, exponent)
-    db.session.commit()  # the figures just counted are kept for the next view
+    figures, counted_at = _figures_of(year, today)
     return render_template("admin/analytics.html", figures=figures, year=year,
                            counted_at=counted_at,
                            this_year=today.year, problem=problem, charts=_charts(figures),

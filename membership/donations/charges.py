@@ -22,6 +22,7 @@ from membership.donations.models import (
 from membership.donations.signals import announce
 from membership.extensions import db
 from membership.sql import insert_or_ignore
+from membership.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,22 @@ def refunded_cents(charge: ChargeState) -> int:
     standing = sum(amount for amount, status, _ in refunds
                    if status not in REFUND_FAILED_STATES)
     return max(standing, charge.amount_refunded - failed_since, 0)
+
+
+def settle_donation(donation_id: int, charge_id: str, payment_intent_id: str | None,
+                    settlement: Settlement) -> bool:
+    """Keep the settlement of a donation's charge, found for it by asking Stripe (a gift
+    recorded from its invoice alone may not know its charge yet: it learns it here,
+    unless another donation holds that charge). True when the donation is now settled."""
+    donation = db.session.scalar(select(Donation).where(Donation.id == donation_id)
+                                 .with_for_update())
+    taken = db.session.scalar(select(Donation.id).where(Donation.stripe_charge_id == charge_id))
+    if donation.stripe_charge_id is None and taken is None:
+        donation.stripe_charge_id = charge_id
+        db.session.flush()
+    apply_charge_state(charge_id, payment_intent_id, utcnow(), settlement=settlement)
+    db.session.refresh(donation)
+    return donation.settled_currency is not None
 
 
 def apply_known_charge_state(donation_id: int, charge_id: str | None,

@@ -78,5 +78,8 @@ def settlements(limit: int | None) -> None:
     result = backfill_settlements(limit)
     click.echo(f"settled: {result.settled}, not settled yet: {result.pending}, "
                f"failed: {result.failed}")
-    if result.failed:
+    if result.stopped:
         raise click.ClickException("Stripe could not be read; run it again later")
+    if result.failed:
+        raise click.ClickException(f"{result.failed} charge(s) from Stripe could not be "
+                                   "read (see the log); the others are settled")

@@ -235,8 +235,12 @@ def ingest_event(event: dict, raw: str, *, again: bool = False,
     except StripeUnreadable as error:
         if again:
             if note is not None:
-                note(UNREADABLE)
-                db.session.commit()
+                try:  # nothing else is written: the note stands on its own
+                    note(UNREADABLE)
+                    db.session.commit()
+                except SQLAlchemyError:
+                    db.session.rollback()
+                    current_app.logger.exception("could not note event %s", event["id"])
             observation.finish(UNREADABLE, reason=str(error))
             return Outcome(503, {"error": "Stripe could not be read", "status": UNREADABLE,
                                  "reason": str(error), "event": event["id"]})

@@ -29,7 +29,6 @@ from datetime import timedelta
 from sqlalchemy import (
     Integer,
     Interval,
-    and_,
     case,
     func,
     literal,
@@ -45,7 +44,6 @@ from membership.extensions import db
 from membership.newsletter.models import Subscriber, SubscriberStatus, SubscriberTopic
 from membership.reports.models import DonorYear
 from membership.reports.recurring import rate
-from membership.reports.retention import Years
 from membership.topics.models import Topic, TopicFollow
 
 # The floors of the gift-range bands, in major units of the currency: under 25, 25 to
@@ -59,11 +57,6 @@ DAILY_EMAIL = "daily-email"
 
 def counted(donation=Donation):
     return donation.net_cents > 0
-
-
-def _in_year(year: int, donation=Donation):
-    span = Years(year)
-    return and_(donation.created_at >= span.starts, donation.created_at < span.ends)
 
 
 def _given_in(year: int):

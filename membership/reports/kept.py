@@ -41,8 +41,16 @@ from membership.types import UTCDateTime
 
 def keep_totals(change: DonationChange) -> None:
     """Add what a donation is now worth, compared with before, to its day's totals; a new
-    donation also marks its donor's week and month and moves their span and gaps."""
+    donation also marks its donor's week and month and moves their span and gaps.
+
+    The donor's row is locked first, in a statement of its own (FOR NO KEY UPDATE, which
+    does not block a new donation's reference to it): every change to one donor's kept
+    rows then applies after the others, whatever path it comes by, the rows shared by
+    every donor (a day's totals, a year's retention) are locked after it in one order, and
+    the statements that follow, each with a snapshot of its own, see what a change that
+    held the lock before committed."""
     connection = db.session.connection()  # Core statements, past the ORM's layer
+    connection.execute(_LOCK_DONOR, {"donor": change.donor_id})
     day = change.created_at.astimezone(UTC).date()
     connection.execute(_add_to_daily_total(connection.dialect.name), {
         "day": day, "currency": change.currency,
@@ -88,11 +96,15 @@ def _count_in_year(change: DonationChange, year: int) -> None:
         _gave_in_year(change.donor_id, year, gave)
 
 
+_LOCK_DONOR = (select(Donor.id).where(Donor.id == bindparam("donor"))
+               .with_for_update(key_share=True))
+
+
 def _gave_in_year(donor_id: int, year: int, change: int) -> None:
     """The donor now gave in `year` (`change` 1), or no longer did (-1): the year counts
     one donor more or fewer, retained too if they gave the year before; the next year's
     retained follow if they gave in it; and their first counted year moves, and with it
-    the new donors of the years it moves between. The donor's row is locked first."""
+    the new donors of the years it moves between (the donor's row is locked already)."""
     connection = db.session.connection()
     values = {"donor": donor_id, "year": year}
     first, before, after = connection.execute(_NEIGHBOUR_YEARS, values).one()
@@ -142,10 +154,10 @@ def _gave_in(offset: int):
             .limit(1).scalar_subquery())
 
 
-# The donor's first counted year (their row locked), and whether they gave in the years
-# either side of one: one round trip.
-_NEIGHBOUR_YEARS = (select(Donor.first_counted_year, _gave_in(-1), _gave_in(1))
-                    .where(Donor.id == bindparam("donor")).with_for_update(of=Donor))
+# The donor's first counted year, and whether they gave in the years either side of one:
+# one round trip.
+_NEIGHBOUR_YEARS = select(Donor.first_counted_year, _gave_in(-1), _gave_in(1)).where(
+    Donor.id == bindparam("donor"))
 _OTHER_CURRENCY = select(DonorYear.gifts).where(
     DonorYear.donor_id == bindparam("donor"), DonorYear.year == bindparam("year"),
     DonorYear.currency != bindparam("currency")).limit(1)
@@ -354,8 +366,8 @@ def long_gaps_from_donations():
 def _note_donation_time(donor_id: int, donation_id: int, at: datetime) -> None:
     """Keep the donor's weeks and months of giving, first and last donation times and
     long gaps up to date with a donation made `at` (which may arrive after later ones:
-    Stripe does not promise order). The donor row is locked first, so two donations of
-    one donor recorded at the same moment see each other."""
+    Stripe does not promise order). The donor row is locked already (`keep_totals`), so
+    two donations of one donor recorded at the same moment see each other."""
     day = at.astimezone(UTC).date()
     # Core statements on the connection: they run for every donation, the ORM adds nothing.
     connection = db.session.connection()

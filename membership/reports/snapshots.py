@@ -2,52 +2,62 @@
 and second gifts reads hundreds of thousands of rows (over a second on a million
 donations), more than a page may take. `flask reports refresh` (every ten minutes, from
 its systemd timer) computes them for this year and the last; a page older than
-ANALYTICS_MAX_AGE seconds, or a year no one asked for lately, computes them on the spot
-and keeps them. The page says when its figures were counted."""
+ANALYTICS_MAX_AGE seconds, or a year no one asked for lately, has them counted on the spot
+and kept. The page says when its figures were counted."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from flask import current_app
+from sqlalchemy import bindparam
 
 from membership.extensions import db
 from membership.reports.analytics import Analytics, analytics
 from membership.reports.giving import Band, Readers, SecondGifts
 from membership.reports.models import ReportSnapshot
 from membership.reports.recurring import Churn, Cohort, Recovery
+from membership.sql import upsert_insert, writing_connection
 from membership.types import utcnow
 
 NAME = "analytics"
 
 
-def analytics_as_of(year: int, today: date, exponent: Callable[[str], int],
-                    max_age: int | None = None) -> tuple[Analytics, datetime]:
-    """The year's figures and when they were counted: kept ones if younger than
-    `max_age` seconds (ANALYTICS_MAX_AGE), else counted now and kept. Flushes; the
-    caller commits."""
-    if max_age is None:
-        max_age = current_app.config["ANALYTICS_MAX_AGE"]
+def kept_analytics(year: int) -> tuple[Analytics, datetime] | None:
+    """The year's figures as kept and when they were counted, if younger than
+    ANALYTICS_MAX_AGE seconds."""
+    max_age = current_app.config["ANALYTICS_MAX_AGE"]
     kept = db.session.get(ReportSnapshot, (NAME, year))
-    if kept is not None and max_age > 0 and kept.computed_at > utcnow() - timedelta(
+    if kept is None or max_age <= 0 or kept.computed_at <= utcnow() - timedelta(
             seconds=max_age):
-        return from_record(kept.body), kept.computed_at
-    return count_and_keep(year, today, exponent)
+        return None
+    return from_record(kept.body), kept.computed_at
 
 
 def count_and_keep(year: int, today: date,
                    exponent: Callable[[str], int]) -> tuple[Analytics, datetime]:
+    """Count the figures now and keep them, in one statement that two first views (or a
+    view and the timer) may run at once: the later count stands. Begin it in a
+    transaction of its own (on SQLite it takes the write lock first and waits its turn).
+    Flushes; the caller commits."""
+    connection = writing_connection()
     figures, now = analytics(year, today, exponent), utcnow()
-    body = to_record(figures)
-    kept = db.session.get(ReportSnapshot, (NAME, year))
-    if kept is None:
-        db.session.add(ReportSnapshot(name=NAME, year=year, computed_at=now, body=body))
-    else:
-        kept.computed_at, kept.body = now, body
-    db.session.flush()
+    connection.execute(_keep(connection.dialect.name), {
+        "name": NAME, "year": year, "computed_at": now, "body": to_record(figures)})
     return figures, now
+
+
+@cache
+def _keep(dialect: str):
+    statement = upsert_insert(dialect)(ReportSnapshot.__table__).values(
+        name=bindparam("name"), year=bindparam("year"), computed_at=bindparam("computed_at"),
+        body=bindparam("body"))
+    return statement.on_conflict_do_update(
+        index_elements=["name", "year"],
+        set_={"computed_at": statement.excluded.computed_at, "body": statement.excluded.body})
 
 
 def to_record(figures: Analytics) -> dict:

@@ -83,9 +83,6 @@ def reporting_currency() -> str:
     return current_app.config["DONATION_CURRENCIES"][0]
 
 
-PERIODS = ("day", "week", "month")
-
-
 def period_for(window: Window) -> str:
     """Bars of a day for up to two months, of a week for up to a year, else of a month."""
     if window.days <= 62:

@@ -22,5 +22,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('recurring_gifts', schema=None) as batch_op:
-        batch_op.drop_column('ended_because')
+    # ALTER TABLE … DROP COLUMN (SQLite 3.35 and later), not a batch rebuild of a table
+    # that donations and payment failures refer to.
+    op.drop_column('recurring_gifts', 'ended_because')
