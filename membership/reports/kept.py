@@ -40,18 +40,36 @@ from membership.types import UTCDateTime
 
 
 def keep_totals(change: DonationChange) -> None:
-    """Add what a donation is now worth, compared with before, to its day's totals; a new
-    donation also marks its donor's week and month and moves their span and gaps.
+    """Add what a donation is now worth, compared with before, to its day's totals and
+    its donor's years; a new donation also marks its donor's week and month and moves
+    their span and gaps.
 
-    The donor's row is locked first, in a statement of its own (FOR NO KEY UPDATE, which
-    does not block a new donation's reference to it): every change to one donor's kept
-    rows then applies after the others, whatever path it comes by, the rows shared by
-    every donor (a day's totals, a year's retention) are locked after it in one order, and
-    the statements that follow, each with a snapshot of its own, see what a change that
-    held the lock before committed."""
+    The donor's row is locked first, in a statement of its own (a new donation's span
+    update, else FOR NO KEY UPDATE; neither blocks a new donation's reference to it):
+    every change to one donor's kept rows then applies after the others, whatever path it
+    comes by, and the statements that follow, each with a snapshot of its own, see what a
+    change that held the lock before committed. The rows every donor shares (a day's
+    totals, a year's retention) come last, in one order: each is held for as short a time
+    as can be, and never before a donor's."""
     connection = db.session.connection()  # Core statements, past the ORM's layer
-    connection.execute(_LOCK_DONOR, {"donor": change.donor_id})
     day = change.created_at.astimezone(UTC).date()
+    values = {"donor": change.donor_id, "at": change.created_at}
+    if change.recorded:
+        span = connection.execute(_SPAN_UPDATE, values).one()
+    else:
+        connection.execute(_LOCK_DONOR, values)
+    retention: dict[int, list[int]] = {}
+    if change.counted_delta or change.net_delta:
+        _count_in_year(change, day.year, retention)
+    if change.recurring_gift_id is not None:
+        if change.recorded:
+            connection.execute(_FIRST_PAID, {"gift": change.recurring_gift_id,
+                                             "at": change.created_at})
+        if change.counted_delta:
+            _count_in_month(change.recurring_gift_id, period_start(day, "month"),
+                            change.counted_delta)
+    if change.recorded:
+        _note_donation_time(change.donor_id, change.donation_id, change.created_at, span)
     connection.execute(_add_to_daily_total(connection.dialect.name), {
         "day": day, "currency": change.currency,
         "frequency": change.frequency, "campaign": change.campaign or "",
@@ -64,23 +82,17 @@ def keep_totals(change: DonationChange) -> None:
             "donations": change.settled_count_delta, "gross": change.settled_delta,
             "fees": change.fee_delta, "kept": change.kept_delta,
         })
-    if change.counted_delta or change.net_delta:
-        _count_in_year(change, day.year)
-    if change.recurring_gift_id is not None:
-        if change.recorded:
-            connection.execute(_FIRST_PAID, {"gift": change.recurring_gift_id,
-                                             "at": change.created_at})
-        if change.counted_delta:
-            _count_in_month(change.recurring_gift_id, period_start(day, "month"),
-                            change.counted_delta)
-    if change.recorded:
-        _note_donation_time(change.donor_id, change.donation_id, change.created_at)
+    if retention:  # ascending years: concurrent changes lock these rows in one order
+        connection.execute(_add_to_retention_year(connection.dialect.name), [
+            {"year": year, "donors": row[0], "retained": row[1], "new": row[2]}
+            for year, row in sorted(retention.items())])
 
 
-def _count_in_year(change: DonationChange, year: int) -> None:
+def _count_in_year(change: DonationChange, year: int,
+                   retention: dict[int, list[int]]) -> None:
     """The donor's counted donations of `year` in the change's currency, and what they are
     worth, follow the change; when the donor starts or stops having given in that year
-    (in any currency), so do the year's retention counts."""
+    (in any currency), so do the year's retention counts (added to `retention`)."""
     connection = db.session.connection()
     values = {"donor": change.donor_id, "year": year, "currency": change.currency,
               "delta": change.counted_delta, "net": change.net_delta}
@@ -92,47 +104,43 @@ def _count_in_year(change: DonationChange, year: int) -> None:
         gave = -1
     else:
         return
-    if connection.execute(_OTHER_CURRENCY, values).scalar() is None:
-        _gave_in_year(change.donor_id, year, gave)
+    first, before, after, other_currency = connection.execute(_NEIGHBOUR_YEARS, values).one()
+    if other_currency is None:
+        _gave_in_year(change.donor_id, year, gave, (first, before, after), retention)
 
 
 _LOCK_DONOR = (select(Donor.id).where(Donor.id == bindparam("donor"))
                .with_for_update(key_share=True))
 
 
-def _gave_in_year(donor_id: int, year: int, change: int) -> None:
+def _gave_in_year(donor_id: int, year: int, change: int, neighbours: tuple,
+                  retention: dict[int, list[int]]) -> None:
     """The donor now gave in `year` (`change` 1), or no longer did (-1): the year counts
     one donor more or fewer, retained too if they gave the year before; the next year's
     retained follow if they gave in it; and their first counted year moves, and with it
-    the new donors of the years it moves between (the donor's row is locked already)."""
+    the new donors of the years it moves between."""
     connection = db.session.connection()
-    values = {"donor": donor_id, "year": year}
-    first, before, after = connection.execute(_NEIGHBOUR_YEARS, values).one()
+    first, before, after = neighbours
     if change > 0:
         now_first = year if first is None or year < first else first
     elif first == year:
-        now_first = connection.execute(_FIRST_YEAR_KEPT, values).scalar()
+        now_first = connection.execute(_FIRST_YEAR_KEPT, {"donor": donor_id}).scalar()
     else:
         now_first = first
-    deltas: dict[int, list[int]] = {}
 
     def add(at: int, donors: int = 0, retained: int = 0, new: int = 0) -> None:
-        row = deltas.setdefault(at, [0, 0, 0])
+        row = retention.setdefault(at, [0, 0, 0])
         row[0], row[1], row[2] = row[0] + donors, row[1] + retained, row[2] + new
 
     add(year, donors=change, retained=change if before else 0)
     if after:
         add(year + 1, retained=change)
     if now_first != first:
-        connection.execute(_SET_FIRST_YEAR, {**values, "first": now_first})
+        connection.execute(_SET_FIRST_YEAR, {"donor": donor_id, "first": now_first})
         if first is not None:
             add(first, new=-1)
         if now_first is not None:
             add(now_first, new=1)
-    # Ascending years, one statement: concurrent changes lock these rows in one order.
-    connection.execute(_add_to_retention_year(connection.dialect.name), [
-        {"year": at, "donors": row[0], "retained": row[1], "new": row[2]}
-        for at, row in sorted(deltas.items())])
 
 
 @cache
@@ -154,13 +162,14 @@ def _gave_in(offset: int):
             .limit(1).scalar_subquery())
 
 
-# The donor's first counted year, and whether they gave in the years either side of one:
-# one round trip.
-_NEIGHBOUR_YEARS = select(Donor.first_counted_year, _gave_in(-1), _gave_in(1)).where(
-    Donor.id == bindparam("donor"))
-_OTHER_CURRENCY = select(DonorYear.gifts).where(
-    DonorYear.donor_id == bindparam("donor"), DonorYear.year == bindparam("year"),
-    DonorYear.currency != bindparam("currency")).limit(1)
+# The donor's first counted year, whether they gave in the years either side of one, and
+# whether they gave in it in another currency: one round trip.
+_NEIGHBOUR_YEARS = select(
+    Donor.first_counted_year, _gave_in(-1), _gave_in(1),
+    select(DonorYear.gifts).where(
+        DonorYear.donor_id == bindparam("donor"), DonorYear.year == bindparam("year"),
+        DonorYear.currency != bindparam("currency")).limit(1).scalar_subquery(),
+).where(Donor.id == bindparam("donor"))
 _FIRST_YEAR_KEPT = select(func.min(DonorYear.year)).where(DonorYear.donor_id == bindparam("donor"))
 _SET_FIRST_YEAR = update(Donor).where(Donor.id == bindparam("donor")).values(
     first_counted_year=bindparam("first"))
@@ -363,22 +372,22 @@ def long_gaps_from_donations():
                       > LONG_GAP.days)
 
 
-def _note_donation_time(donor_id: int, donation_id: int, at: datetime) -> None:
-    """Keep the donor's weeks and months of giving, first and last donation times and
-    long gaps up to date with a donation made `at` (which may arrive after later ones:
-    Stripe does not promise order). The donor row is locked already (`keep_totals`), so
-    two donations of one donor recorded at the same moment see each other."""
+def _note_donation_time(donor_id: int, donation_id: int, at: datetime, times) -> None:
+    """Keep the donor's weeks and months of giving and long gaps up to date with a
+    donation made `at` (which may arrive after later ones: Stripe does not promise
+    order), their first and last donation times being `times` (moved already, by the
+    statement that locked their row, so two donations of one donor recorded at the same
+    moment see each other)."""
     day = at.astimezone(UTC).date()
     # Core statements on the connection: they run for every donation, the ORM adds nothing.
     connection = db.session.connection()
     connection.execute(_note_activity(connection.dialect.name), {
         "donor_id": donor_id, "week": period_start(day, "week"),
         "month": period_start(day, "month")})
-    times = connection.execute(_SPAN_UPDATE, {"donor": donor_id, "at": at}).one()
     if times.first_donation_at == at == times.last_donation_at:
         return  # the first donation: no neighbours
-    # A statement of its own: on PostgreSQL it sees a donation committed while the
-    # update above waited for the donor's row (the update's own snapshot would not).
+    # A statement of its own: on PostgreSQL it sees a donation committed while the span
+    # update waited for the donor's row (the update's own snapshot would not).
     before, after = connection.execute(_NEIGHBOURS, {"donor": donor_id, "at": at,
                                                      "donation": donation_id}).one()
     if before is not None and after is not None and after - before > LONG_GAP:
