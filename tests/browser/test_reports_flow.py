@@ -56,3 +56,29 @@ def test_staff_read_last_year_and_download_the_csv(page, last_year):
     assert download.value.suggested_filename == f"donations-{last_year}-01-01-{last_year}-12-31.csv"
     assert text.splitlines()[0].startswith("donation_id,created_at,donor_email")
     assert len(text.splitlines()) == 1 + 12 + 1 + 11
+
+
+def test_staff_follow_the_nav_to_retention_and_analytics(page, last_year):
+    page.goto("/account/login?next=/admin/")
+    page.get_by_label("E-mail address").fill("editor@example.org")
+    page.get_by_label("Password").fill("another sturdy passphrase")
+    page.get_by_role("button", name="Log in").click()
+    nav = page.get_by_role("navigation", name="Admin")
+    nav.get_by_role("link", name="Retention").click()
+    expect(page.get_by_role("heading", name="Retention", exact=True)).to_be_visible()
+    screenshot(page, "retention")
+
+    nav.get_by_role("link", name="Analytics").click()
+    expect(nav.get_by_role("link", name="Analytics")).to_have_attribute("aria-current", "page")
+    page.get_by_label("Year (UTC)").fill(str(last_year))
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_text("Counted at")).to_be_visible()
+    cohorts = page.get_by_role("table", name="Monthly gifts still giving, by cohort")
+    expect(cohorts).to_be_visible()
+    expect(cohorts.get_by_role("row", name=f"{last_year}-02")).to_contain_text("100.0 %")
+    ranges = page.get_by_role("table", name="Gift ranges in USD")
+    expect(ranges).to_be_visible()
+    for chart in page.get_by_role("img").all():
+        box = chart.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 40
+    screenshot(page, "analytics")
