@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import render_template, request
-from sqlalchemy import select
 
 from membership.accounts.models import User
+from membership.admin import audit as audit_log
 from membership.admin.blueprint import bp, pager_args
 from membership.admin.forms import DonationFilterForm, DonorSearchForm
-from membership.admin.models import AuditEntry
 from membership.donations import records
 from membership.donations.models import Donor
 from membership.extensions import db
@@ -56,7 +55,6 @@ def donations():
 
 @bp.get("/audit")
 def audit():
-    page = db.paginate(select(AuditEntry).order_by(AuditEntry.id.desc()),
-                       page=page_number(), per_page=PER_PAGE,
+    page = db.paginate(audit_log.newest_first(), page=page_number(), per_page=PER_PAGE,
                        error_out=False)
     return render_template("admin/audit.html", page=page)
