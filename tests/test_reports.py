@@ -326,3 +326,16 @@ def test_staff_changes_are_in_the_audit_log(signed_in):
         "editor@example.org", "campaign.end", "campaign audited")
     page = signed_in.client.get("/admin/audit").get_data(as_text=True)
     assert "campaign.end" in page and "editor@example.org" in page
+
+
+@given(top=st.integers(0, 10**12))
+def test_chart_ticks_are_round_evenly_spaced_and_just_reach_the_top(top):
+    """Issue 15: no "0, 0, 0, 1" for a count of one, no "0, 2, 5, 7, 10"."""
+    from membership.admin.charts import MAX_INTERVALS, ticks
+
+    values = ticks(top)
+    step = values[1] - values[0]
+    assert values[0] == 0 and 2 <= len(values) <= MAX_INTERVALS + 1
+    assert all(b - a == step for a, b in zip(values, values[1:], strict=False))
+    assert str(step).rstrip("0") in ("1", "2", "5")
+    assert values[-1] >= max(top, 1) > values[-2]

@@ -43,15 +43,21 @@ class Chart:
     baseline: int = HEIGHT - BOTTOM
 
 
-def _nice_ceiling(value: int) -> int:
-    """1, 2, 2.5 or 5 times a power of ten, at least `value` (and at least 1)."""
-    if value <= 0:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if step * power >= value:
-            return int(step * power) if step * power >= 1 else 1
-    return 10 * power
+MAX_INTERVALS = 5
+
+
+def ticks(top: int) -> list[int]:
+    """Round ticks from 0 up to the first at or above `top`: one step between them, 1, 2
+    or 5 times a power of ten, and at most MAX_INTERVALS steps (a count of 1 gets 0 and 1,
+    not four zeros; 10 gets 0, 2, 4, 6, 8, 10)."""
+    top = max(top, 1)
+    power = 1
+    while True:
+        for factor in (1, 2, 5):
+            step = factor * power
+            if step * MAX_INTERVALS >= top:
+                return list(range(0, -(-top // step) * step + 1, step))
+        power *= 10
 
 
 def _label(value: int, currency: str | None) -> str:
@@ -60,10 +66,9 @@ def _label(value: int, currency: str | None) -> str:
 
 def _axes(chart: Chart, points, top_value: int, currency: str | None) -> float:
     """Ticks and labels; returns the y scale (pixels per unit)."""
-    ceiling = _nice_ceiling(top_value)
-    scale = (chart.baseline - TOP) / ceiling
-    for quarter in range(5):
-        value = ceiling * quarter // 4
+    values = ticks(top_value)
+    scale = (chart.baseline - TOP) / values[-1]
+    for value in values:
         chart.y_ticks.append((chart.baseline - value * scale, _label(value, currency)))
     step = max(1, math.ceil(len(points) / MAX_X_LABELS))
     slot = (chart.plot_right - chart.left) / max(len(points), 1)
