@@ -357,3 +357,12 @@ def test_timestamps_are_timezone_aware_utc(app, reader):
     db.session.expire_all()
     created = db.session.get(User, reader.id).created_at
     assert created.utcoffset() == timedelta(0)
+
+
+def test_staff_land_on_the_dashboard_readers_on_their_account(forms, reader, staff):
+    """Issue 15: a staff log-in without a page to return to opens the dashboard."""
+    staff_login = forms.login("editor@example.org", "another sturdy passphrase")
+    assert staff_login.headers["Location"] == "/admin/"
+    forms.post("/account/logout", page="/account")
+    reader_login = forms.login("reader@example.org", "a sturdy passphrase")
+    assert reader_login.headers["Location"] == "/account"

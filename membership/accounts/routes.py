@@ -129,7 +129,8 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             sign_in(user, remember=form.remember.data)
-            return redirect(_next_url())
+            # Staff come to work: their dashboard, unless a page asked for them.
+            return redirect(_next_url("admin.home" if user.is_staff else "accounts.account"))
         form.password.errors.append(_("The e-mail address or password is not correct."))
     status = form_status(form)
     return render_template("accounts/login.html", form=form), status
