@@ -152,6 +152,7 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_template_context(app: Flask) -> None:
+    from membership.admin.audit import readable
     from membership.campaigns.services import featured_campaign
     from membership.donations.forms import frequency_label
     from membership.donations.money import format_money
@@ -162,6 +163,7 @@ def register_template_context(app: Flask) -> None:
     app.jinja_env.globals["featured_campaign"] = lambda: featured_campaign(utcnow())
     app.add_template_filter(format_money, "money")
     app.add_template_filter(frequency_label, "frequency_label")
+    app.add_template_filter(readable, "readable")
 
     @app.context_processor
     def organization() -> dict[str, Any]:

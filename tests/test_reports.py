@@ -328,6 +328,28 @@ def test_staff_changes_are_in_the_audit_log(signed_in):
     assert "campaign.end" in page and "editor@example.org" in page
 
 
+def test_the_audit_log_shows_values_as_people_read_them(signed_in):
+    """Issue 15: no None, False → True or a list of dicts on the page."""
+    from membership.admin.audit import readable
+
+    entry = AuditEntry(actor_email="editor@example.org", action="campaign.edit",
+                       target="campaign spring", details={
+                           "match_sponsor": [None, "A friend"], "featured": [False, True],
+                           "goal": [1000000, 2500000],
+                           "ends_at": ["2026-03-01T00:00:00+00:00", "2026-04-01T00:00:00+00:00"],
+                           "milestones": [[], [{"amount_cents": 50000, "label": "Half"}]]})
+    db.session.add(entry)
+    db.session.commit()
+    page = signed_in.client.get("/admin/audit").get_data(as_text=True)
+    for python in ("None", "False", "True", "[{", "'label'"):
+        assert python not in page
+    assert "(none) → A friend" in page and "no → yes" in page
+    assert "1,000,000 → 2,500,000" in page
+    assert "2026-03-01 00:00 UTC → 2026-04-01 00:00 UTC" in page
+    assert "amount_cents: 50,000, label: Half" in page
+    assert readable("2026-13-45T99:00") == "2026-13-45T99:00"  # not a moment: as typed
+
+
 @given(top=st.integers(0, 10**12))
 def test_chart_ticks_are_round_evenly_spaced_and_just_reach_the_top(top):
     """Issue 15: no "0, 0, 0, 1" for a count of one, no "0, 2, 5, 7, 10"."""
