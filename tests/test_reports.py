@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -358,6 +359,6 @@ def test_chart_ticks_are_round_evenly_spaced_and_just_reach_the_top(top):
     values = ticks(top)
     step = values[1] - values[0]
     assert values[0] == 0 and 2 <= len(values) <= MAX_INTERVALS + 1
-    assert all(b - a == step for a, b in zip(values, values[1:], strict=False))
+    assert all(b - a == step for a, b in pairwise(values))
     assert str(step).rstrip("0") in ("1", "2", "5")
     assert values[-1] >= max(top, 1) > values[-2]
