@@ -96,9 +96,20 @@ def test_editing_keeps_the_address_and_recounts_when_the_dates_move(signed_in):
     assert (campaign.raised_cents, campaign.donations) == (3000, 2)
 
 
-def test_ending_a_running_campaign(signed_in):
+def test_ending_a_running_campaign_is_confirmed_first(signed_in):
+    """Issue 15: "End now" asks before it ends anything (a page, no script needed)."""
     campaign = make_campaign()
-    response = signed_in.post(f"/admin/campaigns/{campaign.id}/end", page="/admin/campaigns")
+    listing = signed_in.client.get("/admin/campaigns").get_data(as_text=True)
+    assert f'href="/admin/campaigns/{campaign.id}/end"' in listing
+    assert '/end" class' not in listing and 'action="/admin/campaigns/' not in listing
+    question = signed_in.client.get(f"/admin/campaigns/{campaign.id}/end")
+    assert question.status_code == 200
+    assert "now?" in question.get_data(as_text=True)
+    assert "Keep it running" in question.get_data(as_text=True)
+    db.session.refresh(campaign)
+    assert campaign.ends_at > utcnow()  # asking ends nothing
+    response = signed_in.post(f"/admin/campaigns/{campaign.id}/end",
+                              page=f"/admin/campaigns/{campaign.id}/end")
     assert response.status_code == 302
     db.session.refresh(campaign)
     assert campaign.ends_at <= utcnow()

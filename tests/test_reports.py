@@ -321,7 +321,8 @@ def test_donations_list_filters(march, signed_in):
 
 def test_staff_changes_are_in_the_audit_log(signed_in):
     campaign = make_campaign("audited")
-    signed_in.post(f"/admin/campaigns/{campaign.id}/end", page="/admin/campaigns")
+    signed_in.post(f"/admin/campaigns/{campaign.id}/end",
+                   page=f"/admin/campaigns/{campaign.id}/end")
     [entry] = db.session.scalars(select(AuditEntry)).all()
     assert (entry.actor_email, entry.action, entry.target) == (
         "editor@example.org", "campaign.end", "campaign audited")

@@ -20,7 +20,7 @@ from membership.types import utcnow
 def campaigns():
     now = utcnow()
     return render_template("admin/campaigns.html", campaigns=services.all_campaigns(), now=now,
-                           progress=services.progress, end_form=PostOnlyForm(formdata=None))
+                           progress=services.progress)
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
@@ -50,6 +50,15 @@ def _campaign_form(form: CampaignForm, campaign: Campaign | None):
         return redirect(url_for("admin.campaigns"))
     return render_template("admin/campaign_form.html", form=form,
                            campaign=campaign), form_status(form)
+
+
+@bp.get("/campaigns/<int:campaign_id>/end")
+def confirm_end_campaign(campaign_id: int):
+    """Ending is for good: staff confirm it on a page of its own (no script needed)."""
+    campaign = db.get_or_404(Campaign, campaign_id)
+    return render_template("admin/campaign_end.html", campaign=campaign,
+                           state=services.progress(campaign, utcnow()),
+                           form=PostOnlyForm(formdata=None))
 
 
 @bp.post("/campaigns/<int:campaign_id>/end")
