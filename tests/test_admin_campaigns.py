@@ -115,3 +115,18 @@ def test_ending_a_running_campaign_is_confirmed_first(signed_in):
     assert campaign.ends_at <= utcnow()
     assert signed_in.client.get("/campaigns/20th-anniversary/progress.json").get_json()[
         "status"] == "ended"
+
+
+def test_staff_are_told_when_two_featured_campaigns_overlap(signed_in):
+    """Issue 15: the banner shows one campaign; a second featured one is never seen."""
+    now = utcnow()
+    make_campaign("first", title="Spring", starts_at=now - timedelta(days=5),
+                  ends_at=now + timedelta(days=5), featured=True)
+    make_campaign("second", title="Summer", starts_at=now - timedelta(days=1),
+                  ends_at=now + timedelta(days=20), featured=True)
+    make_campaign("later", title="Autumn", starts_at=now + timedelta(days=30),
+                  ends_at=now + timedelta(days=40), featured=True)
+    page = signed_in.client.get("/admin/campaigns").get_data(as_text=True)
+    assert page.count("are both featured") == 1  # Autumn starts after Summer ends
+    assert "“Spring” and “Summer” are both featured" in page
+    assert "“Spring” (it started first)" in page

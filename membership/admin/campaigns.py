@@ -19,8 +19,10 @@ from membership.types import utcnow
 @bp.get("/campaigns")
 def campaigns():
     now = utcnow()
-    return render_template("admin/campaigns.html", campaigns=services.all_campaigns(), now=now,
-                           progress=services.progress)
+    campaigns = services.all_campaigns()
+    return render_template("admin/campaigns.html", campaigns=campaigns, now=now,
+                           progress=services.progress,
+                           clashes=services.featured_clashes(campaigns, now))
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])

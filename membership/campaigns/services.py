@@ -363,6 +363,15 @@ def featured_campaign(now: datetime) -> Campaign | None:
     return next((c for c in campaigns if c.status(now) == CampaignStatus.ACTIVE), None)
 
 
+def featured_clashes(campaigns: list[Campaign], now: datetime) -> list[tuple[Campaign, Campaign]]:
+    """Featured campaigns, not ended, whose dates overlap: the banner shows one at a time
+    (the one that started first), so staff are told. Pairs, earlier start first."""
+    featured = sorted((c for c in campaigns if c.featured and c.ends_at > now),
+                      key=lambda c: c.starts_at)
+    return [(first, second) for index, first in enumerate(featured)
+            for second in featured[index + 1:] if second.starts_at < first.ends_at]
+
+
 # What the gift form needs to know ------------------------------------------------------------
 
 def campaign_offer(slug: str) -> CampaignOffer | None:
