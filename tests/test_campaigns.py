@@ -125,6 +125,18 @@ def test_matching_counts_toward_the_goal_until_the_cap(app):
     assert not state.match_available  # the pledge is used up
 
 
+
+def test_the_page_shows_the_total_the_percentage_is_of(client):
+    """Issue 15: Raised and Matched, and their total, which "Reached" is computed from."""
+    make_campaign(goal=100_000, sponsor_name="Friends", match_sponsor_part=1,
+                  match_gift_part=1, match_cap_cents=30_000)
+    give(20_000)
+    page = client.get("/campaigns/20th-anniversary").get_data(as_text=True)
+    assert '<dt>Total</dt><dd data-field="total">$400</dd>' in page
+    assert 'aria-valuetext="$400 of $1,000 (40%)"' in page
+    assert 'data-valuetext="{value} of $1,000 ({percent}%)"' in page
+
+
 def test_a_two_to_one_match_and_refunds_shrink_the_match_too(app):
     campaign = make_campaign(sponsor_name="Friends", match_sponsor_part=2, match_gift_part=1,
                              match_cap_cents=1_000_000)
@@ -255,7 +267,8 @@ def test_upcoming_and_ended_campaigns_say_so(client):
     upcoming = client.get("/campaigns/next-year").get_data(as_text=True)
     assert "This campaign opens on" in upcoming and 'role="progressbar"' not in upcoming
     ended = client.get("/campaigns/last-year").get_data(as_text=True)
-    assert "The final result" in ended and "Thank you to the" in ended
+    assert "The final result" in ended and "This campaign has ended." in ended
+    assert "Thank you to the 0 readers" not in ended  # issue 15
     assert "Give to this campaign" not in ended
     assert client.get("/campaigns/last-year/progress.json").get_json()["status"] == "ended"
 
@@ -312,3 +325,25 @@ def test_gifts_to_campaigns_that_cannot_take_them_are_refused(app, forms, dates,
     assert response.status_code == 422
     assert error in response.get_data(as_text=True)
     assert db.session.scalar(select(Checkout)) is None
+
+
+def test_the_campaign_page_says_its_last_day_its_total_and_counts_people(client):
+    """Issue 15: "Through December 24" for a campaign ending at midnight, the total of
+    raised and matched, 1,000 with its separator, one reader in the singular."""
+    from datetime import UTC, datetime
+
+    from membership.extensions import db as database
+
+    now = utcnow()
+    midnight = datetime(now.year + 1, 12, 25, tzinfo=UTC)
+    campaign = make_campaign("through", ends_at=midnight, goal_type="donors", goal=1000)
+    page = client.get("/campaigns/through").get_data(as_text=True)
+    assert f"Through December 24, {now.year + 1} (UTC)" in page
+    assert "of 1,000 donors" in page
+    ended = make_campaign("ended-one", starts_at=now - timedelta(days=60),
+                          ends_at=now - timedelta(days=30), title="Ended with one")
+    ended.donors = 1
+    database.session.commit()
+    assert "Thank you to the reader who made this possible" in client.get(
+        "/campaigns/ended-one").get_data(as_text=True)
+    assert campaign.last_day.day == 24

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, Text
@@ -74,6 +74,15 @@ class Campaign(db.Model):
         if now < self.ends_at:
             return CampaignStatus.ACTIVE
         return CampaignStatus.ENDED
+
+    @property
+    def last_day(self) -> date | None:
+        """The last UTC day a campaign ending at midnight runs through (one that ends at
+        00:00 on the 25th runs through the 24th); None when it ends during a day."""
+        end = self.ends_at.astimezone(UTC)
+        if (end.hour, end.minute, end.second, end.microsecond) != (0, 0, 0, 0):
+            return None
+        return end.date() - timedelta(days=1)
 
     def includes(self, when: datetime) -> bool:
         return self.starts_at <= when < self.ends_at

@@ -27,15 +27,22 @@ document.addEventListener("DOMContentLoaded", () => {
       const response = await fetch(box.dataset.progressUrl, { headers: { Accept: "application/json" } });
       if (!response.ok) return;
       const progress = await response.json();
+      const count = (n) => n.toLocaleString(lang);
       show("raised", money(progress.raised_cents, progress.currency));
       show("matched", money(progress.matched_cents, progress.currency));
+      show("total", money(progress.total_cents, progress.currency));
       show("percent", `${progress.percent}%`);
-      show("donors", String(progress.donors));
+      show("donors", count(progress.donors));
       show("days_left", String(progress.days_left));
       bar.value = Math.min(progress.percent, 100);
       bar.textContent = `${progress.percent}%`;
-      const valueText = bar.getAttribute("aria-valuetext") || "";
-      bar.setAttribute("aria-valuetext", valueText.replace(/\(\d+%\)/, `(${progress.percent}%)`));
+      // What a screen reader hears follows the figures: the server's words, new numbers.
+      const donors = (n) => (n === 1 ? bar.dataset.donorOne : bar.dataset.donorOther)
+        .replace("{n}", count(n));
+      const value = progress.goal_type === "amount"
+        ? money(progress.total_cents, progress.currency) : donors(progress.donors);
+      bar.setAttribute("aria-valuetext", bar.dataset.valuetext
+        .replace("{value}", value).replace("{percent}", String(progress.percent)));
     } catch {
       // Offline for a moment: the figures shown stay until the next try.
     }
