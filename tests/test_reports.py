@@ -148,7 +148,10 @@ def test_the_csv_streams_every_donation_with_safe_cells(march, client, forms, st
             "frequency", "campaign", "status", "refunded_cents", "stripe_id"} <= set(rows[0])
     assert len(rows) == 7  # five in dollars, one in euros, the new one
     assert rows[0]["created_at"] == "2026-03-01T00:00:00+00:00"
-    assert (rows[0]["status"], rows[0]["net_cents"]) == ("reversed", "0")
+    assert (rows[0]["status"], rows[0]["kept_after_refunds_cents"]) == ("reversed", "0")
+    # Issue 15: nothing here reads as net of fees; Stripe's fee comes once settled.
+    assert "net_cents" not in rows[0] and "fee_cents" not in rows[0]
+    assert (rows[0]["settled_currency"], rows[0]["stripe_fee_cents"]) == ("", "")
     evil = next(row for row in rows if row["donor_email"] == "h@example.org")
     assert evil["donor_name"] == "'=HYPERLINK(\"http://evil\")"
     only_spring = client.get("/admin/reports/donations.csv?start=2026-03-01&end=2026-03-31"

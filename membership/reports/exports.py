@@ -43,9 +43,13 @@ def stream_csv(columns: Sequence[str], query) -> Iterator[bytes]:
         buffer.truncate()
 
 
+# Named so they cannot be misread: what the donor added to cover fees is not Stripe's fee,
+# and what is kept after refunds is not net of fees (those come as settled by Stripe).
 CSV_COLUMNS = ("donation_id", "created_at", "donor_email", "donor_name", "amount_cents",
-               "fee_cents", "net_cents", "currency", "frequency", "campaign", "status",
-               "refunded_cents", "dispute_status", "recurring_gift_id", "stripe_id")
+               "donor_covered_fee_cents", "kept_after_refunds_cents", "currency",
+               "frequency", "campaign", "status", "refunded_cents", "dispute_status",
+               "recurring_gift_id", "stripe_id", "settled_currency", "settled_amount_cents",
+               "stripe_fee_cents")
 
 
 def donations_csv(window: Window, campaign: Campaign | None = None) -> Iterator[bytes]:
@@ -58,6 +62,7 @@ def donations_csv(window: Window, campaign: Campaign | None = None) -> Iterator[
         Donation.fee_cents, Donation.net_cents, Donation.currency, Donation.frequency,
         spreadsheet_safe(Donation.campaign), Donation.status, Donation.refunded_cents,
         Donation.dispute_status, Donation.recurring_gift_id, Donation.stripe_id,
+        Donation.settled_currency, Donation.settled_amount_cents, Donation.settled_fee_cents,
     ).join(Donor, Donor.id == Donation.donor_id).where(
         Donation.created_at >= window.begins, Donation.created_at < window.ends,
     ).order_by(Donation.created_at, Donation.id)
