@@ -9,6 +9,7 @@ from sqlalchemy import select
 from membership.donations.models import Donation, RecurringGift
 from membership.extensions import db
 from tests.browser.conftest import screenshot
+from tests.builders import make_campaign
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +23,7 @@ def log_in(page, email="reader@example.org", password="a sturdy passphrase"):
 
 
 def test_monthly_gift_with_fee_paid_in_the_sandbox_then_canceled(page, reader):
+    make_campaign("anniversary-banner", featured=True)  # its banner is on every page
     log_in(page)
     page.goto("/donate")
     page.get_by_text("Monthly", exact=True).click()
@@ -48,6 +50,14 @@ def test_monthly_gift_with_fee_paid_in_the_sandbox_then_canceled(page, reader):
     page.get_by_role("link", name=re.compile(r"^\d{4}-\d{6}$")).click()
     expect(page.get_by_text("No goods or services were provided")).to_be_visible()
     expect(page.get_by_text("including $0.85 to cover processing fees")).to_be_visible()
+    # Printed, a receipt is the receipt: no site navigation, banner or footer (issue 15).
+    expect(page.locator(".campaign-banner")).to_be_visible()
+    page.emulate_media(media="print")
+    assert page.locator(".site-header").count() == page.locator(".site-footer").count() == 1
+    for chrome in page.locator(".site-header, .site-footer, .campaign-banner").all():
+        expect(chrome).to_be_hidden()
+    expect(page.get_by_text("No goods or services were provided")).to_be_visible()
+    page.emulate_media(media="screen")
     page.go_back()
 
     page.get_by_text("Cancel this gift").click()
