@@ -222,6 +222,9 @@ def test_pay_then_fail_renewal_leaves_the_gift_past_due(client, monthly_reader):
     assert monthly_reader.amount_cents == 1885 and monthly_reader.fee_cents == 85
     page = client.get("/account/giving").get_data(as_text=True)
     assert "past due" in page and "update your card" in page
+    # Issue 15: the retried charge is told of, and no "next gift" a period away.
+    assert "will be tried again over the next few days" in page
+    assert "Next gift:" not in page
     assert [m.template for m in outbox("reader@example.org")] == [
         "donations/thank_you", "donations/payment_failed"]
 
