@@ -397,3 +397,18 @@ def test_sandbox_payments_settle_in_the_account_currency_with_stripes_fee(app, f
     assert settled == [("usd", 1800, 82), ("usd", 5000, 175)]
     euros = settled_charge("pi_sbx", 5000, "eur", 0)["balance_transaction"]
     assert (euros["currency"], euros["amount"], euros["fee"]) == ("usd", 5400, 187)
+
+
+def test_the_sandbox_checkout_leads_back_and_names_the_campaign(client, forms):
+    """Issue 15: like Stripe Checkout, a way back to the gift form as filled in, and the
+    campaign by its title, not its slug; a back link to another site is not offered."""
+    make_campaign("20th-anniversary", title="Twenty years")
+    response = give(forms, amount="36", campaign="20th-anniversary")
+    checkout_url = response.headers["Location"]
+    page = client.get(checkout_url).get_data(as_text=True)
+    assert "Twenty years" in page and "· 20th-anniversary" not in page
+    back = re.search(r'<a href="([^"]+)">← Back to the gift form', page).group(1)
+    assert back.startswith("/donate?") and "amount=36" in back
+    assert client.get(back.replace("&amp;", "&")).status_code == 200
+    elsewhere = client.get(checkout_url.split("?")[0] + "?back=https://evil.example/")
+    assert "Back to the gift form" not in elsewhere.get_data(as_text=True)

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from membership.donations.checkout import campaign_offer
 from membership.donations.gateway import GatewayError
 from membership.donations.giving import own_donation_or_none, own_recurring_gift_or_none
 from membership.donations.models import Checkout, CheckoutStatus, SubscriptionStatus
@@ -21,7 +22,7 @@ from membership.extensions import csrf, db, limiter
 from membership.payments import sandbox
 from membership.payments.forms import SandboxActionForm
 from membership.payments.webhook import receive_webhook
-from membership.urls import external_url
+from membership.urls import external_url, safe_next_url
 
 bp = Blueprint("payments", __name__)
 
@@ -71,8 +72,10 @@ def checkout(session_id: str):
         else:
             abort(400)
     status = 402 if declined else 200
+    offer = campaign_offer(checkout.campaign)
     return render_template("payments/sandbox_checkout.html", checkout=checkout, form=form,
-                           declined=declined), status
+                           declined=declined, back=safe_next_url(request.args.get("back")),
+                           campaign_title=offer.title if offer else checkout.campaign), status
 
 
 @sandbox_bp.route("/update-card/<int:gift_id>", methods=["GET", "POST"])

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import stripe
 from flask import Flask, current_app, url_for
@@ -44,8 +45,11 @@ class SandboxGateway:
     def create_checkout(self, checkout: Checkout, success_url: str,
                         cancel_url: str) -> CheckoutSession:
         session_id = _id("cs_test")
-        return CheckoutSession(id=session_id,
-                               url=url_for("sandbox.checkout", session_id=session_id))
+        # Like Stripe Checkout's back link: to the gift form as the donor filled it in.
+        back = urlsplit(cancel_url)
+        return CheckoutSession(id=session_id, url=url_for(
+            "sandbox.checkout", session_id=session_id,
+            back=back.path + (f"?{back.query}" if back.query else "")))
 
     def update_card_url(self, gift: RecurringGift, return_url: str) -> str:
         return url_for("sandbox.update_card", gift_id=gift.id)
