@@ -412,3 +412,14 @@ def test_the_sandbox_checkout_leads_back_and_names_the_campaign(client, forms):
     assert client.get(back.replace("&amp;", "&")).status_code == 200
     elsewhere = client.get(checkout_url.split("?")[0] + "?back=https://evil.example/")
     assert "Back to the gift form" not in elsewhere.get_data(as_text=True)
+
+
+def test_the_gift_form_shows_money_one_way(client):
+    """Issue 15: amount buttons with their currency, no grey "36" that looks typed, and the
+    fee hint in the same format as every other amount."""
+    page = client.get("/donate").get_data(as_text=True)
+    assert ">$36</a>" in page and ">$100</a>" in page
+    assert 'placeholder="36"' not in page
+    assert "Adds 2.9% + $0.30, what the card network and Stripe charge us." in page
+    assert 'data-template="Adds {fee} to your gift."' in page
+    assert " USD" not in page

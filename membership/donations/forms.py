@@ -69,8 +69,8 @@ def check_amount(text: str | None, currency: str) -> int:
 class DonateForm(FlaskForm):
     amount = StringField(
         _l("Amount"),
-        render_kw={"inputmode": "decimal", "autocomplete": "transaction-amount",
-                   "placeholder": "36"},
+        # No placeholder: a grey "36" reads as filled in.
+        render_kw={"inputmode": "decimal", "autocomplete": "transaction-amount"},
     )
     frequency = RadioField(
         _l("How often"),

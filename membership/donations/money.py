@@ -130,6 +130,11 @@ def format_money(minor: int, currency: str, locale: str = "en") -> str:
     return format_currency(major, currency.upper(), locale=locale)
 
 
+def format_major(major: str | Decimal, currency: str) -> str:
+    """`"36", "usd"` → `$36`: an amount in major units, as format_money shows amounts."""
+    return format_money(to_minor(Decimal(str(major)), currency), currency)
+
+
 def cover_fee(amount_minor: int, currency: str, percent: Decimal, fixed_major: Decimal) -> int:
     """The fee to add so that, after the processor takes `percent` and `fixed`, the
     organization still receives `amount_minor`: gross = (amount + fixed) / (1 - rate),

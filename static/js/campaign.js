@@ -6,16 +6,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const bar = box.querySelector("progress");
   const lang = document.documentElement.lang || "en";
 
-  const money = (minor, currency) => {
-    const format = new Intl.NumberFormat(lang, { style: "currency", currency: currency.toUpperCase() });
-    const digits = format.resolvedOptions().maximumFractionDigits;
-    const major = minor / 10 ** digits;
-    const whole = Number.isInteger(major);
-    return new Intl.NumberFormat(lang, {
-      style: "currency", currency: currency.toUpperCase(),
-      minimumFractionDigits: whole ? 0 : digits, maximumFractionDigits: digits,
-    }).format(major);
-  };
+  const money = (minor, currency) => window.formatMoney(minor, currency, lang);
   const show = (field, text) => {
     const cell = box.querySelector(`[data-field="${field}"]`);
     if (cell) cell.textContent = text;

@@ -33,9 +33,16 @@ document.addEventListener("DOMContentLoaded", () => {
   const updateFee = () => {
     const amount = Number((amountInput.value || "").replace(/,/g, ""));
     if (!feePreview || !Number.isFinite(amount) || amount <= 0) return;
-    const gross = Math.ceil(((amount + fixed) / (1 - percent / 100)) * 100) / 100;
+    const currency = feePreview.dataset.currency;
+    const lang = document.documentElement.lang || "en";
+    const unit = 10 ** new Intl.NumberFormat(lang, { style: "currency", currency })
+      .resolvedOptions().maximumFractionDigits;
+    const gross = Math.ceil(((amount + fixed) / (1 - percent / 100)) * unit) / unit;
     const template = feePreview.dataset.template;
-    if (template) feePreview.textContent = template.replace("%s", (gross - amount).toFixed(2));
+    if (template) {
+      const fee = Math.round((gross - amount) * unit);  // in the currency's minor units
+      feePreview.textContent = template.replace("{fee}", window.formatMoney(fee, currency, lang));
+    }
   };
   amountInput.addEventListener("input", updateFee);
   updateFee();

@@ -37,7 +37,7 @@ def test_a_reader_follows_the_banner_gives_and_sees_the_bar_move(page, anniversa
     page.get_by_role("link", name="Give to this campaign").click()
     expect(page.get_by_text("Your gift counts toward the campaign “Twenty years of "
                             "reporting”.")).to_be_visible()
-    page.get_by_role("link", name="50", exact=True).click()
+    page.get_by_role("link", name="$50", exact=True).click()
     page.get_by_label("E-mail address").fill("omar@example.org")
     page.get_by_role("button", name="Continue to secure payment").click()
     page.get_by_role("button", name="Pay", exact=True).click()

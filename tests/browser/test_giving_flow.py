@@ -27,10 +27,10 @@ def test_monthly_gift_with_fee_paid_in_the_sandbox_then_canceled(page, reader):
     log_in(page)
     page.goto("/donate")
     page.get_by_text("Monthly", exact=True).click()
-    page.get_by_role("link", name="18", exact=True).click()
+    page.get_by_role("link", name="$18", exact=True).click()
     expect(page.get_by_label("Amount")).to_have_value("18")
     page.get_by_label("Add the card processing fee").check()
-    expect(page.locator("#fee-preview")).to_contain_text("0.85")
+    expect(page.locator("#fee-preview")).to_have_text("Adds $0.85 to your gift.")  # issue 15
     expect(page.get_by_label("E-mail address")).to_have_value("reader@example.org")
     screenshot(page, "donate")
     page.get_by_role("button", name="Continue to secure payment").click()

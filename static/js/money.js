@@ -1,0 +1,12 @@
+// Money as the server formats it (membership.donations.money.format_money): the currency's
+// own digits, none when the amount is whole. Shared by the pages that refresh amounts.
+window.formatMoney = (minor, currency, lang) => {
+  const code = currency.toUpperCase();
+  const digits = new Intl.NumberFormat(lang, { style: "currency", currency: code })
+    .resolvedOptions().maximumFractionDigits;
+  const major = minor / 10 ** digits;
+  return new Intl.NumberFormat(lang, {
+    style: "currency", currency: code,
+    minimumFractionDigits: Number.isInteger(major) ? 0 : digits, maximumFractionDigits: digits,
+  }).format(major);
+};
