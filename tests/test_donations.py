@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +12,7 @@ from membership.donations.models import Checkout, Donation, Donor, RecurringGift
 from membership.extensions import db
 from membership.mail.services import render_message
 from membership.payments.sandbox import settled_charge
+from membership.types import utcnow
 from tests.builders import last_link, make_campaign, outbox
 from tests.conftest import Browserless
 
@@ -423,3 +425,23 @@ def test_the_gift_form_shows_money_one_way(client):
     assert "Adds 2.9% + $0.30, what the card network and Stripe charge us." in page
     assert 'data-template="Adds {fee} to your gift."' in page
     assert " USD" not in page
+
+
+def test_the_gift_form_says_a_campaign_has_ended_before_anything_is_typed(client, forms):
+    """Issue 15: not "counts toward" and then a refusal on submit: the form says the
+    campaign ended, the gift goes to the reporting, and submitting it works."""
+    now = utcnow()
+    make_campaign("over", title="Last spring", starts_at=now - timedelta(days=60),
+                  ends_at=now - timedelta(days=30))
+    page = client.get("/donate?campaign=over&amount=36").get_data(as_text=True)
+    assert "The campaign “Last spring” has ended" in page
+    assert "counts toward" not in page and 'name="campaign" value="over"' not in page
+    assert 'href="/campaigns/"' in page
+    response = forms.post("/donate?campaign=over&amount=36", {**GUEST, "amount": "36"},
+                          page="/donate?campaign=over&amount=36")
+    assert response.status_code == 303
+    assert db.session.scalar(select(Checkout)).campaign is None
+    make_campaign("soon", title="Next spring", starts_at=now + timedelta(days=3),
+                  ends_at=now + timedelta(days=30))
+    assert "The campaign “Next spring” opens on" in client.get(
+        "/donate?campaign=soon").get_data(as_text=True)

@@ -49,12 +49,24 @@ from membership.donations.recurring import record_cancel_reason
 from membership.errors import form_status
 from membership.extensions import db, limiter
 from membership.forms import PostOnlyForm
+from membership.types import utcnow
 from membership.urls import external_url
 
 bp = Blueprint("donations", __name__)
 
 def _donate_limit() -> str:
     return current_app.config["RATELIMIT_DONATE_PER_IP"]
+
+
+def _closed_campaign(form: DonateForm) -> CampaignOffer | None:
+    """A campaign asked for that is not running now (ended, or not open yet): the form
+    says so before the donor types anything, and the gift goes to the reporting as a
+    whole instead of being refused on submit."""
+    offer = campaign_offer(form.campaign.data)
+    if offer is None or offer.starts_at <= utcnow() < offer.ends_at:
+        return None
+    form.campaign.data = None
+    return offer
 
 
 def _preselect(form: DonateForm) -> None:
@@ -139,8 +151,10 @@ def donate():
     if _cacheable() and (page := _cached_page()):
         return page
     form = DonateForm()
+    closed = None
     if request.method == "GET":
         _preselect(form)
+        closed = _closed_campaign(form)
     if form.validate_on_submit():
         choice = GiftChoice(
             email=form.email.data,
@@ -178,7 +192,7 @@ def donate():
     offer = campaign_offer(form.campaign.data)
     html = render_template(
         "donations/donate.html", form=form, fee_preview=_fee_preview(form), offer=offer,
-        suggested=_suggested_amounts(offer),
+        suggested=_suggested_amounts(offer), closed=closed, now=utcnow(),
         fee_fixed=fixed_fee(form.currency.data or "usd"),
     )
     if _cacheable():
