@@ -156,11 +156,14 @@ def register_template_context(app: Flask) -> None:
     from membership.campaigns.services import featured_campaign
     from membership.donations.forms import frequency_label
     from membership.donations.money import format_major, format_money
+    from membership.newsletter.services import consent_text, status_of
     from membership.types import utcnow
 
     app.jinja_env.globals["get_locale"] = get_locale
     # A callable: only pages that show the campaign banner pay for the lookup.
     app.jinja_env.globals["featured_campaign"] = lambda: featured_campaign(utcnow())
+    app.jinja_env.globals["newsletter_status"] = status_of
+    app.jinja_env.globals["newsletter_consent"] = consent_text
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_major, "major_money")
     app.add_template_filter(frequency_label, "frequency_label")

@@ -121,3 +121,40 @@ def test_the_donor_page_shows_the_daily_email_status(forms, staff, client):
     forms.login("editor@example.org", "another sturdy passphrase")
     donor = db.session.scalar(select(Donor).where(Donor.email == "reader@example.org"))
     assert "subscribed" in client.get(f"/admin/donors/{donor.id}").get_data(as_text=True)
+
+
+def test_a_verified_reader_gets_the_daily_email_with_one_click_and_stops_it_there(
+        client, forms, reader):
+    """Issue 15: no retyping of a proven address; the account page shows the subscription
+    with a way out. The click is the consent: recorded with its wording, no mail to
+    confirm."""
+    from membership.newsletter.models import SubscriberStatus
+    from membership.newsletter.services import CONSENT_VERSION
+    from tests.builders import outbox
+
+    forms.login("reader@example.org", "a sturdy passphrase")
+    page = client.get("/account").get_data(as_text=True)
+    assert "Send me the daily e-mail" in page and "I can unsubscribe" in page
+    forms.post("/newsletter/mine", page="/account")
+    subscriber = db.session.scalar(select(Subscriber).where(
+        Subscriber.email == "reader@example.org"))
+    assert subscriber.status == SubscriberStatus.CONFIRMED
+    assert subscriber.consent_version == CONSENT_VERSION and subscriber.confirmed_at
+    assert outbox("reader@example.org") == []  # nothing to confirm
+    page = client.get("/account").get_data(as_text=True)
+    assert "You get the daily news e-mail at reader@example.org" in page
+    forms.post("/newsletter/mine/stop", page="/account")
+    db.session.refresh(subscriber)
+    assert subscriber.status == SubscriberStatus.UNSUBSCRIBED
+    assert "Send me the daily e-mail" in client.get("/account").get_data(as_text=True)
+
+
+def test_an_unconfirmed_address_cannot_be_subscribed_from_the_account(client, forms):
+    from tests.builders import make_user
+
+    make_user("new@example.org", "a sturdy passphrase", verified=False)
+    forms.login("new@example.org", "a sturdy passphrase")
+    page = client.get("/account").get_data(as_text=True)
+    assert "Send me the daily e-mail" not in page and "Once your address is confirmed" in page
+    forms.post("/newsletter/mine", page="/account")
+    assert db.session.scalar(select(Subscriber)) is None

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user, login_required
 
 from membership.accounts.services import InvalidToken
 from membership.errors import form_status
 from membership.extensions import csrf, db, limiter
+from membership.forms import PostOnlyForm
 from membership.newsletter import services
 from membership.newsletter.forms import NewsletterForm, PreferencesForm
 from membership.topics.services import catalogue
@@ -82,3 +84,32 @@ def preferences(token: str):
         flash(_("Your topics are saved: tomorrow's e-mail follows them."), "success")
         return redirect(url_for("newsletter.preferences", token=token))
     return render_template("newsletter/preferences.html", form=form, subscriber=subscriber)
+
+
+# The signed-in reader's own subscription, from their account page -------------------------
+
+@bp.post("/mine")
+@login_required
+def subscribe_mine():
+    if not PostOnlyForm().validate_on_submit():
+        return redirect(url_for("accounts.account"))
+    if not current_user.is_verified:
+        flash(_("Please confirm your e-mail address first: the link is in your inbox."),
+              "error")
+        return redirect(url_for("accounts.account"))
+    services.subscribe_account(current_user, request.remote_addr)
+    db.session.commit()
+    flash(_("You will get the daily e-mail at %(email)s.", email=current_user.email),
+          "success")
+    return redirect(url_for("accounts.account") + "#newsletter-heading")
+
+
+@bp.post("/mine/stop")
+@login_required
+def unsubscribe_mine():
+    subscriber = services.account_subscription(current_user)
+    if PostOnlyForm().validate_on_submit() and subscriber is not None:
+        services.unsubscribe(subscriber)
+        db.session.commit()
+        flash(_("You will not get the daily e-mail any more."), "success")
+    return redirect(url_for("accounts.account") + "#newsletter-heading")

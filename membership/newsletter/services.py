@@ -53,6 +53,28 @@ def subscribe(email: str, ip: str | None) -> Subscriber:
     return subscriber
 
 
+def subscribe_account(user: User, ip: str | None) -> Subscriber:
+    """One click from the account page: the reader's own address, which they proved, so no
+    confirmation mail; the click is the consent, recorded with its wording. Resubscribes
+    an address that had unsubscribed."""
+    now = utcnow()
+    insert_or_ignore(Subscriber, {"email": user.email, "status": SubscriberStatus.PENDING,
+                                  "consent_version": CONSENT_VERSION, "consented_at": now,
+                                  "consent_ip": ip}, conflict=["email"])
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == user.email))
+    if subscriber.status != SubscriberStatus.CONFIRMED:
+        subscriber.status = SubscriberStatus.CONFIRMED
+        subscriber.consent_version, subscriber.consented_at = CONSENT_VERSION, now
+        subscriber.consent_ip, subscriber.confirmed_at = ip, now
+        subscriber.unsubscribed_at = None
+        db.session.flush()
+    return subscriber
+
+
+def account_subscription(user: User) -> Subscriber | None:
+    return db.session.scalar(select(Subscriber).where(Subscriber.email == user.email))
+
+
 def confirm(token: str) -> Subscriber:
     subscriber = _subscriber_for("newsletter.confirm", token, CONFIRM_MAX_AGE)
     if subscriber.status == SubscriberStatus.PENDING:
