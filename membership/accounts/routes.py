@@ -110,9 +110,8 @@ def signup():
             form.email.errors.append(str(error))
         else:
             sign_in(user)
-            flash(_("Welcome! We sent a link to %(email)s to confirm your address.",
-                    email=user.email), "success")
-            # Onboarding: the topics to follow come first, unless they came from a page.
+            # Onboarding: the topics to follow come first, unless they came from a page. The
+            # banner of every page asks them to confirm their address: no second notice.
             return redirect(safe_next_url(request.args.get("next"))
                             or url_for("topics.index", welcome=1))
     status = form_status(form)
