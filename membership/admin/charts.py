@@ -9,9 +9,11 @@ beside each chart."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 
 from membership.donations.money import format_money
+from membership.reports.series import Point
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 72, 8, 12, 28
@@ -60,7 +62,7 @@ def ticks(top: int) -> list[int]:
         power *= 10
 
 
-def _label(value: int, currency: str | None) -> str:
+def label(value: int, currency: str | None) -> str:
     return format_money(value, currency) if currency else f"{value:,}"
 
 
@@ -69,7 +71,7 @@ def _axes(chart: Chart, points, top_value: int, currency: str | None) -> float:
     values = ticks(top_value)
     scale = (chart.baseline - TOP) / values[-1]
     for value in values:
-        chart.y_ticks.append((chart.baseline - value * scale, _label(value, currency)))
+        chart.y_ticks.append((chart.baseline - value * scale, label(value, currency)))
     step = max(1, math.ceil(len(points) / MAX_X_LABELS))
     slot = (chart.plot_right - chart.left) / max(len(points), 1)
     for index in range(0, len(points), step):
@@ -95,7 +97,7 @@ def bar_chart(points, series: list[str], currency: str | None, stacked: bool = F
             bar_x = x if stacked else x + width * position
             y = stack - height if stacked else chart.baseline - height
             chart.bars.append(Shape(bar_x, y, width, height, name,
-                                    f"{point.start}: {_label(value, currency)}"))
+                                    f"{point.start}: {label(value, currency)}"))
             if stacked:
                 stack -= height
     return chart
@@ -112,6 +114,21 @@ def line_chart(points, name: str, currency: str | None) -> Chart:
         y = chart.baseline - point.values[name] * scale
         coordinates.append(f"{x:.1f},{y:.1f}")
         chart.points.append(Shape(x, y, 0, 0, name,
-                                  f"{point.start}: {_label(point.values[name], currency)}"))
+                                  f"{point.start}: {label(point.values[name], currency)}"))
     chart.line = " ".join(coordinates)
+    return chart
+
+
+def category_chart(labels: list[str], values: list[dict[str, int]], series: list[str],
+                   currency: str | None = None) -> Chart:
+    """Bars per category (not per period): `bar_chart`, labelled by `labels`."""
+    chart = bar_chart([Point(date.min, row) for row in values], series, currency)
+    step = max(1, -(-len(labels) // MAX_X_LABELS))
+    slot = (chart.plot_right - chart.left) / max(len(labels), 1)
+    chart.x_labels = [(chart.left + slot * (index + 0.5), labels[index])
+                      for index in range(0, len(labels), step)]
+    per_bar = [(name, row[series_name]) for name, row in zip(labels, values, strict=True)
+               for series_name in series]
+    chart.bars = [replace(bar, title=f"{name}: {label(value, currency)}")
+                  for bar, (name, value) in zip(chart.bars, per_bar, strict=True)]
     return chart

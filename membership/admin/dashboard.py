@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from flask import Response, jsonify, render_template, request, stream_with_context
 
-from membership.admin.blueprint import bp
+from membership.admin.blueprint import bad_request, bp, page_year, report_year
 from membership.admin.charts import bar_chart, line_chart
 from membership.campaigns.services import all_campaigns
 from membership.reports import retention
@@ -47,10 +47,6 @@ def _report_parameters(today: date, known=("start", "end", "campaign")):
     return window, campaign_named(args.get("campaign"))
 
 
-def _bad_request(error: ReportError):
-    return jsonify(error="Bad Request", reason=str(error)), 400
-
-
 @bp.get("/")
 def home():
     today = utcnow().date()
@@ -81,7 +77,7 @@ def summary_json():
     try:
         window, campaign = _report_parameters(utcnow().date())
     except ReportError as error:
-        return _bad_request(error)
+        return bad_request(error)
     return jsonify(donation_summary(window, campaign))
 
 
@@ -90,7 +86,7 @@ def donations_csv():
     try:
         window, campaign = _report_parameters(utcnow().date())
     except ReportError as error:
-        return _bad_request(error)
+        return bad_request(error)
     name = f"donations-{window.start}-{window.end}"
     if campaign is not None:
         name += f"-{campaign.slug}"
@@ -104,20 +100,14 @@ def _csv_download(rows, name: str) -> Response:
                              "Cache-Control": "no-store"})
 
 
-def _report_year():
-    """The `year` of a retention report, or ReportError/YearError."""
-    refuse_unknown(request.args.keys(), ("year",))
-    return retention.parse_year(request.args.get("year"))
-
-
 # Retention ----------------------------------------------------------------------------------
 
 @bp.get("/reports/retention.json")
 def retention_json():
     try:
-        year = _report_year()
+        year = report_year()
     except ReportError as error:
-        return _bad_request(error)
+        return bad_request(error)
     return jsonify(retention.retention(year))
 
 
@@ -133,21 +123,16 @@ def sybunt_csv():
 
 def _lapsed_csv(group: str):
     try:
-        year = _report_year()
+        year = report_year()
     except ReportError as error:
-        return _bad_request(error)
+        return bad_request(error)
     return _csv_download(retention.lapsed_csv(year, group), f"{group}-{year}")
 
 
 @bp.get("/retention")
 def retention_page():
     this_year = utcnow().year
-    try:
-        year = retention.parse_year(request.args.get("year") or str(this_year))
-    except retention.YearError as error:
-        year, problem = this_year, str(error)
-    else:
-        problem = None
+    year, problem = page_year(this_year)
     years = retention.retention_by_year(year)
     lifecycle = ["retained", "recaptured", "new"]
     points = [Point(date(row["year"], 1, 1), {name: row[name] for name in lifecycle})

@@ -34,11 +34,7 @@ def subscribe(email: str, ip: str | None) -> Subscriber:
     renews the consent and the link; a confirmed subscriber stays as they are."""
     address = normalize_email(email)
     now = utcnow()
-    # ON CONFLICT: two sign-ups for one address at once (a double click) make one row.
-    insert_or_ignore(Subscriber, {"email": address, "status": SubscriberStatus.PENDING,
-                                  "consent_version": CONSENT_VERSION, "consented_at": now,
-                                  "consent_ip": ip}, conflict=["email"])
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    subscriber = _subscriber_row(address, ip, now)
     if subscriber.status == SubscriberStatus.CONFIRMED:
         return subscriber
     subscriber.status = SubscriberStatus.PENDING
@@ -53,15 +49,21 @@ def subscribe(email: str, ip: str | None) -> Subscriber:
     return subscriber
 
 
+def _subscriber_row(address: str, ip: str | None, now) -> Subscriber:
+    """The address's subscriber, made (pending, with this consent) if it has none. ON
+    CONFLICT: two sign-ups for one address at once (a double click) make one row."""
+    insert_or_ignore(Subscriber, {"email": address, "status": SubscriberStatus.PENDING,
+                                  "consent_version": CONSENT_VERSION, "consented_at": now,
+                                  "consent_ip": ip}, conflict=["email"])
+    return db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+
+
 def subscribe_account(user: User, ip: str | None) -> Subscriber:
     """One click from the account page: the reader's own address, which they proved, so no
     confirmation mail; the click is the consent, recorded with its wording. Resubscribes
     an address that had unsubscribed."""
     now = utcnow()
-    insert_or_ignore(Subscriber, {"email": user.email, "status": SubscriberStatus.PENDING,
-                                  "consent_version": CONSENT_VERSION, "consented_at": now,
-                                  "consent_ip": ip}, conflict=["email"])
-    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == user.email))
+    subscriber = _subscriber_row(user.email, ip, now)
     if subscriber.status != SubscriberStatus.CONFIRMED:
         subscriber.status = SubscriberStatus.CONFIRMED
         subscriber.consent_version, subscriber.consented_at = CONSENT_VERSION, now
