@@ -33,9 +33,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/bandit --quiet --recursive membership wsgi.py
 
-# Debian's Chromium for the browser tests (Playwright's own download needs the internet).
+# Debian's Chromium for the browser tests (Playwright's own download needs the internet),
+# and axe-core from npm for their accessibility checks.
 browser:
 	bash scripts/install-chromium.sh
+	bash scripts/install-axe.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts node_modules

@@ -5,7 +5,9 @@ document.addEventListener("DOMContentLoaded", () => {
       event.preventDefault();
       const button = form.querySelector(".follow-toggle");
       const label = form.querySelector(".follow-label");
-      button.disabled = true;
+      // Not `disabled`: a disabled button loses the keyboard focus.
+      if (form.dataset.busy) return;
+      form.dataset.busy = "true";
       try {
         const response = await fetch(form.action, {
           method: "POST", body: new FormData(form), headers: { Accept: "application/json" },
@@ -21,7 +23,7 @@ document.addEventListener("DOMContentLoaded", () => {
       } catch {
         form.submit();
       } finally {
-        button.disabled = false;
+        delete form.dataset.busy;
       }
     });
   }
