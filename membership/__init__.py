@@ -153,7 +153,7 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_template_context(app: Flask) -> None:
     from membership.admin.audit import readable
-    from membership.campaigns.services import featured_campaign
+    from membership.campaigns.services import campaign_title, featured_campaign
     from membership.donations.forms import frequency_label
     from membership.donations.money import format_major, format_money
     from membership.newsletter.services import consent_text, status_of
@@ -168,6 +168,7 @@ def register_template_context(app: Flask) -> None:
     app.add_template_filter(format_major, "major_money")
     app.add_template_filter(frequency_label, "frequency_label")
     app.add_template_filter(readable, "readable")
+    app.add_template_filter(campaign_title, "campaign_title")
 
     @app.context_processor
     def organization() -> dict[str, Any]:

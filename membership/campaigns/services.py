@@ -314,6 +314,12 @@ def campaign_for_display(slug: str) -> Campaign | None:
     return campaign
 
 
+def campaign_title(slug: str | None) -> str:
+    """What a gift's campaign is called, for people; its slug if it is gone."""
+    campaign = campaign_for_display(slug) if slug else None
+    return campaign.title if campaign else (slug or "")
+
+
 def _forget_at_commit(slug: str, featured: bool = False) -> None:
     """Drop this process's copies once the change is committed (not before: a reader
     could copy the old row again in between)."""

@@ -3,12 +3,14 @@ key press from where the focus is, never a click."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from membership.donations.donors import link_donor_to_account
 from membership.donations.models import Donation
 from membership.extensions import db
 from membership.topics.services import seed_topics
@@ -163,3 +165,25 @@ def test_the_full_menu_on_a_desktop(page):
     expect(nav.get_by_text("Menu")).to_be_hidden()
     for name in ("Log in", "Sign up", "Topics", "Campaigns", "Give"):
         expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
+
+
+def test_a_donors_gifts_reflow_into_cards_on_a_phone(browser, live_server, reader):
+    make_campaign(title="Twenty years")
+    give(3_600, "reader@example.org", name="Rana")
+    link_donor_to_account(reader)
+    db.session.commit()
+    context = browser.new_context(base_url=live_server, viewport=PHONE)
+    page = context.new_page()
+    page.goto("/account/login?next=/account/giving")
+    page.get_by_label("E-mail address").fill("reader@example.org")
+    page.get_by_label("Password").fill("a sturdy passphrase")
+    page.get_by_role("button", name="Log in").click()
+    receipt = page.get_by_role("link", name=re.compile(r"^\d{4}-\d{6}$"))
+    box = receipt.bounding_box()
+    assert box and box["x"] + box["width"] <= PHONE["width"], "the receipt is off screen"
+    gift = page.get_by_role("row").filter(has=receipt)
+    campaign = gift.get_by_role("cell", name="Twenty years")  # its name, not its slug
+    # Each value says which column it is, since the column headings are not shown.
+    assert campaign.evaluate("cell => getComputedStyle(cell, '::before').content") == '"Campaign"'
+    screenshot(page, "giving-phone")
+    context.close()
