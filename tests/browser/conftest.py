@@ -53,6 +53,15 @@ def page(browser, live_server):
     context.close()
 
 
+def log_in(page, email: str, password: str, start: str = "/account/login") -> None:
+    """Log in through the form, from `start` (a log-in page, perhaps with a `next`)."""
+    page.goto(start)
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -32,7 +32,7 @@ from membership.topics.models import Topic
 from membership.topics.services import follow, seed_topics
 from membership.types import utcnow
 from tests import stripe_payloads as sp
-from tests.browser.conftest import REQUIRED, screenshot
+from tests.browser.conftest import REQUIRED, log_in, screenshot
 from tests.builders import failing_inserts, give, last_link, make_campaign, pay, recurring
 
 pytestmark = pytest.mark.browser
@@ -289,14 +289,6 @@ def audit(context, pages: list[Page], axe_source: str, name: str) -> None:
                          for found in violations(page, axe_source)]
     screenshot(page, f"a11y-{name}")
     assert not problems, "\n".join(problems)
-
-
-def log_in(page, email: str, password: str) -> None:
-    page.goto("/account/login")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
 
 
 @pytest.fixture(params=list(WIDTHS), ids=list(WIDTHS))

@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from membership.accounts.models import User
 from membership.extensions import db
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import log_in, screenshot
 from tests.builders import last_link
 
 pytestmark = pytest.mark.browser
@@ -66,10 +66,7 @@ def test_account_page_works_on_a_phone(browser, live_server, reader):
     context = browser.new_context(base_url=live_server, viewport={"width": 375, "height": 740},
                                   is_mobile=True)
     page = context.new_page()
-    page.goto("/account/login")
-    page.get_by_label("E-mail address").fill("reader@example.org")
-    page.get_by_label("Password").fill("a sturdy passphrase")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, "reader@example.org", "a sturdy passphrase")
     expect(page.get_by_role("heading", name="My account", exact=True)).to_be_visible()
     # Nothing wider than the screen: no sideways scrolling on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375

@@ -8,23 +8,16 @@ from sqlalchemy import select
 
 from membership.donations.models import Donation, RecurringGift
 from membership.extensions import db
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import log_in, screenshot
 from tests.builders import make_campaign
 
 pytestmark = pytest.mark.browser
 
 
-def log_in(page, email="reader@example.org", password="a sturdy passphrase"):
-    page.goto("/account/login")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My account", exact=True)).to_be_visible()
-
-
 def test_monthly_gift_with_fee_paid_in_the_sandbox_then_canceled(page, reader):
     make_campaign("anniversary-banner", featured=True)  # its banner is on every page
-    log_in(page)
+    log_in(page, "reader@example.org", "a sturdy passphrase")
+    expect(page.get_by_role("heading", name="My account", exact=True)).to_be_visible()
     page.goto("/donate")
     page.get_by_text("Monthly", exact=True).click()
     page.get_by_role("link", name="$18", exact=True).click()

@@ -14,7 +14,7 @@ from membership.donations.donors import link_donor_to_account
 from membership.donations.models import Donation
 from membership.extensions import db
 from membership.topics.services import seed_topics
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import log_in, screenshot
 from tests.builders import give, make_campaign
 
 pytestmark = pytest.mark.browser
@@ -138,10 +138,7 @@ def test_the_phone_menu_works_without_javascript(browser, live_server, staff):
     context = browser.new_context(base_url=live_server, viewport=PHONE,
                                   java_script_enabled=False)
     page = context.new_page()
-    page.goto("/account/login")
-    page.get_by_label("E-mail address").fill("editor@example.org")
-    page.get_by_label("Password").fill("another sturdy passphrase")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, "editor@example.org", "another sturdy passphrase")
     expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
 
     main = page.get_by_role("main").bounding_box()
@@ -174,10 +171,8 @@ def test_a_donors_gifts_reflow_into_cards_on_a_phone(browser, live_server, reade
     db.session.commit()
     context = browser.new_context(base_url=live_server, viewport=PHONE)
     page = context.new_page()
-    page.goto("/account/login?next=/account/giving")
-    page.get_by_label("E-mail address").fill("reader@example.org")
-    page.get_by_label("Password").fill("a sturdy passphrase")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, "reader@example.org", "a sturdy passphrase",
+           start="/account/login?next=/account/giving")
     receipt = page.get_by_role("link", name=re.compile(r"^\d{4}-\d{6}$"))
     box = receipt.bounding_box()
     assert box and box["x"] + box["width"] <= PHONE["width"], "the receipt is off screen"
