@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask
 from flask_babel import get_locale
 from flask_login import user_logged_in
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from membership.config import load_config
 from membership.extensions import babel, csrf, db, limiter, login_manager, migrate
+from membership.i18n import LANGUAGES, isolate, select_locale, text_direction
 from membership.inputs import register_input_guards
 from membership.observability import register_observability
 from membership.security import register_security_headers
@@ -52,13 +53,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _select_locale() -> str | None:
-    # Outside a request (CLI, mail worker) Flask-Babel falls back to the default locale.
-    if not has_request_context():
-        return None
-    return request.accept_languages.best_match(["en"])
-
-
 def register_extensions(app: Flask) -> None:
     from membership.accounts.models import User
     from membership.accounts.sessions import load_session_user
@@ -71,7 +65,7 @@ def register_extensions(app: Flask) -> None:
                      render_item=render_migration_type)
     csrf.init_app(app)
     limiter.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=select_locale)
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -154,12 +148,14 @@ def register_error_handlers(app: Flask) -> None:
 def register_template_context(app: Flask) -> None:
     from membership.admin.audit import readable
     from membership.campaigns.services import campaign_title, featured_campaign
-    from membership.donations.forms import frequency_label
+    from membership.donations.forms import frequency_label, status_label
     from membership.donations.money import format_major, format_money
     from membership.newsletter.services import consent_text, status_of
     from membership.types import utcnow
 
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["languages"] = LANGUAGES
+    app.jinja_env.globals["text_direction"] = text_direction
     # A callable: only pages that show the campaign banner pay for the lookup.
     app.jinja_env.globals["featured_campaign"] = lambda: featured_campaign(utcnow())
     app.jinja_env.globals["newsletter_status"] = status_of
@@ -167,6 +163,8 @@ def register_template_context(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_major, "major_money")
     app.add_template_filter(frequency_label, "frequency_label")
+    app.add_template_filter(status_label, "status_label")
+    app.add_template_filter(isolate, "bdi")
     app.add_template_filter(readable, "readable")
     app.add_template_filter(campaign_title, "campaign_title")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -18,13 +19,23 @@ def form_status(form) -> int:
 
 
 TITLES = {
-    400: "Bad request",
-    403: "Access denied",
-    404: "Page not found",
-    405: "Method not allowed",
-    413: "Request too large",
-    429: "Too many requests",
-    500: "Something went wrong",
+    400: _l("Bad request"),
+    403: _l("Access denied"),
+    404: _l("Page not found"),
+    405: _l("Method not allowed"),
+    413: _l("Request too large"),
+    429: _l("Too many requests"),
+    500: _l("Something went wrong"),
+}
+# Said when the code that stopped the request gave no reason of its own (Werkzeug's
+# default descriptions are English only).
+REASONS = {
+    400: _l("The request could not be understood. Please go back and try again."),
+    403: _l("You do not have access to this page."),
+    404: _l("There is no page at this address. The link may be mistyped, or the page may "
+            "have moved."),
+    405: _l("This address does not take that kind of request."),
+    413: _l("What was sent is larger than this site accepts."),
 }
 
 
@@ -36,9 +47,10 @@ def _wants_json() -> bool:
 
 
 def _render(status: int, reason: str):
+    title = str(TITLES.get(status, _l("Error")))
     if _wants_json():
-        return jsonify(error=TITLES.get(status, "Error"), reason=reason), status
-    return render_template("errors/error.html", status=status, title=_(TITLES.get(status, "Error")),
+        return jsonify(error=title, reason=reason), status
+    return render_template("errors/error.html", status=status, title=title,
                            reason=reason), status
 
 
@@ -47,6 +59,8 @@ def _http_error(error: HTTPException):
     if status >= 500:
         db.session.rollback()
     reason = error.description or ""
+    if reason == type(error).description and status in REASONS:
+        reason = str(REASONS[status])
     if status == 429:
         reason = _("You have tried this too many times. Please wait a minute and try again.")
     return _render(status, reason)

@@ -238,3 +238,15 @@ def test_reconcile_needs_a_valid_date(app):
     result = app.test_cli_runner().invoke(args=["stripe", "reconcile", "--since", "yesterday"])
     assert result.exit_code == 2
 
+
+
+def test_stripes_pages_open_in_the_readers_language_where_stripe_has_it(client, forms,
+                                                                         fake_stripe):
+    """Checkout and the Customer Portal have English but neither Arabic nor Hebrew in the
+    pinned API version: those readers get "auto" (their browser's language if Stripe has
+    it), never a locale Stripe would refuse along with the gift."""
+    forms.post("/donate", GIFT)
+    client.set_cookie("language", "ar")
+    forms.post("/donate", {**GIFT, "email": "reader@example.org"})
+    english, arabic = fake_stripe.calls("POST", "/v1/checkout/sessions")
+    assert (english.params["locale"], arabic.params["locale"]) == ("en", "auto")

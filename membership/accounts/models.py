@@ -31,6 +31,8 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language the reader chose (membership.i18n.LANGUAGES); their mail is written in it.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     # The sign-in this request runs under (set by accounts.sessions), which the login and
     # remember cookies name; not a column.

@@ -8,6 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
@@ -21,6 +22,7 @@ from membership.accounts.signals import (
     email_verified,
 )
 from membership.extensions import db
+from membership.i18n import current_language
 from membership.mail.services import forget_recipient, queue_mail
 from membership.sql import insert_or_ignore
 from membership.types import isoformat, utcnow
@@ -98,7 +100,8 @@ def create_user(email: str, password: str, name: str = "", is_staff: bool = Fals
     # ON CONFLICT, not the check above alone: a double click sends two sign-ups at once.
     user_id = insert_or_ignore(User, {"email": email, "name": name.strip(),
                                       "password_hash": hash_password(password),
-                                      "is_staff": is_staff}, conflict=["email"])
+                                      "is_staff": is_staff, "language": current_language()},
+                              conflict=["email"])
     if user_id is None:
         raise taken
     user = db.session.get(User, user_id)
@@ -179,7 +182,8 @@ def send_verification(user: User) -> None:
     queue_mail(
         user.email,
         "accounts/verify_email",
-        _("Confirm your e-mail address"),
+        _l("Confirm your e-mail address"),
+        language=user.language,
         name=user.name,
         link=external_url("accounts.verify_email", token=token),
     )
@@ -205,7 +209,7 @@ def request_password_reset(email: str) -> None:
     tell a stranger which addresses have accounts."""
     user = get_user_by_email(email)
     if user is None:
-        queue_mail(normalize_email(email), "accounts/reset_unknown", _("Reset your password"),
+        queue_mail(normalize_email(email), "accounts/reset_unknown", _l("Reset your password"),
                    signup_link=external_url("accounts.signup"))
         return
     # The session token is rotated by every reset, which makes each link single-use.
@@ -213,7 +217,8 @@ def request_password_reset(email: str) -> None:
     queue_mail(
         user.email,
         "accounts/reset_password",
-        _("Reset your password"),
+        _l("Reset your password"),
+        language=user.language,
         link=external_url("accounts.reset_password", token=token),
         minutes=current_app.config["RESET_TOKEN_MAX_AGE"] // 60,
     )
@@ -271,7 +276,8 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
     queue_mail(
         new_email,
         "accounts/change_email",
-        _("Confirm your new e-mail address"),
+        _l("Confirm your new e-mail address"),
+        language=user.language,
         new_email=new_email,
         link=external_url("accounts.confirm_email_change", token=token),
     )
@@ -291,7 +297,8 @@ def confirm_email_change(token: str) -> User:
     queue_mail(
         old_email,
         "accounts/email_changed",
-        _("Your e-mail address was changed"),
+        _l("Your e-mail address was changed"),
+        language=user.language,
         new_email=new_email,
     )
     email_verified.send(user)
@@ -325,13 +332,13 @@ def delete_account(user: User, password: str) -> list[str]:
         raise AccountError(_("Your password is not correct."))
     stopped = [sentence for _receiver, sentences in account_closing.send(user)
                for sentence in sentences or ()]
-    email, proven = user.email, user.is_verified
+    email, proven, language = user.email, user.is_verified, user.language
     account_deleting.send(user)
     db.session.delete(user)
     db.session.flush()
     # An unverified address may be a stranger's: their mail stays, and they get none.
     if proven:
         forget_recipient(email)
-        queue_mail(email, "accounts/account_deleted", _("Your account has been deleted"),
-                   stopped=stopped)
+        queue_mail(email, "accounts/account_deleted", _l("Your account has been deleted"),
+                   language=language, stopped=stopped)
     return stopped

@@ -14,6 +14,7 @@ from membership.donations.donors import get_or_create_donor
 from membership.donations.models import Checkout, CheckoutStatus
 from membership.donations.money import cover_fee
 from membership.extensions import db
+from membership.i18n import current_language
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def fixed_fee(currency: str) -> Decimal:
 def start_checkout(choice: GiftChoice) -> Checkout:
     """Record the pending gift before the donor leaves for the payment page."""
     donor = get_or_create_donor(choice.email, choice.name)
+    donor.language = current_language()  # their receipts are written in it
     fee = fee_for(choice.amount_cents, choice.currency) if choice.cover_fee else 0
     checkout = Checkout(
         donor=donor,

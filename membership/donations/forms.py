@@ -20,7 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from membership.donations.checkout import campaign_offer
-from membership.donations.models import Frequency
+from membership.donations.models import DonationStatus, Frequency, SubscriptionStatus
 from membership.donations.money import (
     STRIPE_MINIMUMS,
     AmountError,
@@ -38,6 +38,28 @@ FREQUENCY_LABELS = {Frequency.ONCE: _l("Once"), Frequency.MONTHLY: _l("Monthly")
 
 def frequency_label(frequency: str) -> str:
     return str(FREQUENCY_LABELS.get(frequency, frequency))
+
+
+# A gift's and a donation's states as donors and staff read them (Stripe's words otherwise).
+STATUS_LABELS = {
+    SubscriptionStatus.INCOMPLETE: _l("waiting for the first payment"),
+    SubscriptionStatus.INCOMPLETE_EXPIRED: _l("first payment never made"),
+    SubscriptionStatus.TRIALING: _l("not charged yet"),
+    SubscriptionStatus.ACTIVE: _l("active"),
+    SubscriptionStatus.PAST_DUE: _l("payment failed, retrying"),
+    SubscriptionStatus.UNPAID: _l("unpaid"),
+    SubscriptionStatus.PAUSED: _l("paused"),
+    SubscriptionStatus.CANCELED: _l("ended"),
+    DonationStatus.SUCCEEDED: _l("paid"),
+    DonationStatus.PARTIALLY_REFUNDED: _l("partly refunded"),
+    DonationStatus.REFUNDED: _l("refunded"),
+    DonationStatus.DISPUTED: _l("disputed"),
+    DonationStatus.REVERSED: _l("reversed after a dispute"),
+}
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status.replace("_", " ")))
 
 
 def minimum_gift(currency: str) -> Decimal:

@@ -135,6 +135,8 @@ class Donor(db.Model):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The language of the gift form they last used: receipts are written in it.
+    language: Mapped[str | None] = mapped_column(String(8))
     # When their first and last donations were made: reports count "new donors" and,
     # with the long gaps below, the donors of a period without reading every donation.
     first_donation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

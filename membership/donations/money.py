@@ -6,8 +6,11 @@ import re
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
+from babel import Locale
 from babel.numbers import format_currency
 from flask_babel import gettext as _
+
+from membership.i18n import current_language
 
 # Stripe's currencies that do not use two decimals in the API:
 # https://docs.stripe.com/currencies#zero-decimal and #three-decimal
@@ -120,14 +123,34 @@ def to_major(minor: int, currency: str) -> Decimal:
     return Decimal(minor) / (Decimal(10) ** exponent(currency))
 
 
+def format_money(minor: int, currency: str, locale: str | None = None) -> str:
+    """`3650, "usd"` → `$36.50`; whole amounts without decimals (`$36`); in the language
+    being rendered unless `locale` says otherwise (`‏36.50 US$` in Arabic)."""
+    return _formatted(minor, currency, locale or current_language())
+
+
 @lru_cache(maxsize=4096)  # Babel's formatting is slow and pages repeat the same amounts
-def format_money(minor: int, currency: str, locale: str = "en") -> str:
-    """`3650, "usd"` → `$36.50`; whole amounts without decimals (`$36`)."""
+def _formatted(minor: int, currency: str, locale: str) -> str:
     major = to_major(minor, currency)
     if major == major.to_integral_value():
-        return format_currency(major, currency.upper(), locale=locale, format="¤#,##0",
-                               currency_digits=False)
-    return format_currency(major, currency.upper(), locale=locale)
+        text = format_currency(major, currency.upper(), locale=locale,
+                               format=_whole_amount_pattern(locale), currency_digits=False)
+    else:
+        text = format_currency(major, currency.upper(), locale=locale)
+    return _LATIN_SYMBOL.sub("\\1\u200e", text)
+
+
+# A symbol of letters and a sign ("US$", "CA$"): in a right-to-left sentence the sign would
+# drift to the far side of the letters ("$US"); a left-to-right mark keeps it in place
+# (static/js/money.js does the same).
+_LATIN_SYMBOL = re.compile(r"([A-Za-z]+[^\sA-Za-z0-9\u200e\u200f]+)")
+
+
+@lru_cache(maxsize=8)
+def _whole_amount_pattern(locale: str) -> str:
+    """The locale's own currency pattern (symbol before or after, its marks) without the
+    decimals."""
+    return Locale.parse(locale).currency_formats["standard"].pattern.replace(".00", "")
 
 
 def format_major(major: str | Decimal, currency: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select
 
 from membership.donations.charges import apply_known_charge_state
@@ -144,7 +144,8 @@ def _thank(donation: Donation) -> None:
     queue_mail(
         donation.donor.email,
         "donations/thank_you",
-        _("Thank you for your gift"),
+        _l("Thank you for your gift"),
+        language=donation.donor.language,
         amount_cents=donation.amount_cents,
         currency=donation.currency,
         receipt_number=donation.receipt_number,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from membership.donations.checkout import checkout_by_public_id
@@ -221,12 +221,12 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
         return failure_id is not None
     if authentication_link:
         queue_mail(gift.donor.email, "donations/confirm_payment",
-                   _("Your bank asks you to confirm your gift"),
+                   _l("Your bank asks you to confirm your gift"), language=gift.donor.language,
                    frequency=gift.frequency, amount_cents=amount_cents,
                    currency=gift.currency, link=authentication_link)
         return True
     queue_mail(gift.donor.email, "donations/payment_failed",
-               _("Your recurring gift could not be charged"),
+               _l("Your recurring gift could not be charged"), language=gift.donor.language,
                frequency=gift.frequency, amount_cents=gift.amount_cents,
                currency=gift.currency, link=update_card_link)
     return True

@@ -49,6 +49,7 @@ from membership.donations.recurring import record_cancel_reason
 from membership.errors import form_status
 from membership.extensions import db, limiter
 from membership.forms import PostOnlyForm
+from membership.i18n import current_language
 from membership.types import utcnow
 from membership.urls import external_url
 
@@ -107,7 +108,8 @@ def _suggested_amounts(offer: CampaignOffer | None) -> dict[str, list[str]]:
 
 
 # On appeal days most visitors are anonymous and see the same gift form but for their
-# CSRF token; it is rendered once per query string and the token filled in per request.
+# CSRF token; it is rendered once per language and query string and the token filled in
+# per request.
 PAGE_CACHE_KEY = "donate_page_cache"
 
 
@@ -134,7 +136,7 @@ def _token_input(token: str) -> str:
 def _cached_page() -> str | None:
     cache, lock = current_app.extensions[PAGE_CACHE_KEY]
     with lock:
-        parts = cache.get(request.full_path)
+        parts = cache.get((current_language(), request.full_path))
     return _token_input(generate_csrf()).join(parts) if parts else None
 
 
@@ -142,7 +144,8 @@ def _remember_page(html: str, form: DonateForm) -> None:
     """Keep the page cut where its CSRF token stands, for each visitor's own token."""
     cache, lock = current_app.extensions[PAGE_CACHE_KEY]
     with lock:
-        cache[request.full_path] = html.split(_token_input(form.csrf_token.current_token))
+        cache[(current_language(), request.full_path)] = html.split(
+            _token_input(form.csrf_token.current_token))
 
 
 @bp.route("/donate", methods=["GET", "POST"])

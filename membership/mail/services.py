@@ -16,9 +16,11 @@ from email.utils import make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import render_template
+from flask_babel import force_locale
 from sqlalchemy import delete, insert, select
 
 from membership.extensions import db
+from membership.i18n import DEFAULT_LANGUAGE, current_language, known_language
 from membership.mail.models import MailStatus, OutboxMessage
 from membership.observability.metrics import MAIL_SEND_FAILURES
 from membership.types import utcnow
@@ -31,15 +33,22 @@ def queue_mail(
     template: str,
     subject: str,
     headers: dict[str, str] | None = None,
+    *,
+    language: str | None = None,
     **context,
 ) -> int:
     """Add a message to the outbox in the caller's transaction and return its id.
 
     `context` holds plain JSON values for `templates/email/<template>.txt` and `.html`;
-    they are rendered when the message is sent (see `render_message`)."""
+    they are rendered when the message is sent (see `render_message`), in `language`: the
+    one stored with the recipient, else the page's. A lazy `subject` is translated into it
+    here."""
+    language = known_language(language) or current_language()
+    with force_locale(language):
+        subject = str(subject)
     # A plain INSERT: mail is written on hot paths (every recorded gift) and never read back.
     return db.session.connection().execute(
-        _INSERT_MESSAGE, outbox_row(recipient, template, subject, headers, context)
+        _INSERT_MESSAGE, outbox_row(recipient, template, subject, headers, context, language)
     ).scalar_one()
 
 
@@ -50,10 +59,11 @@ def queue_mails(rows: list[dict]) -> None:
 
 
 def outbox_row(recipient: str, template: str, subject: str, headers: dict[str, str] | None,
-               context: dict) -> dict:
+               context: dict, language: str) -> dict:
     now = utcnow()
     return {"recipient": recipient, "subject": subject, "template": template,
-            "context": context, "headers": headers or {}, "status": MailStatus.PENDING,
+            "context": context, "headers": headers or {}, "language": language,
+            "status": MailStatus.PENDING,
             "attempts": 0,
             "created_at": now, "next_attempt_at": now}
 
@@ -65,8 +75,9 @@ def render_message(message: OutboxMessage) -> OutboxMessage:
     """Fill in the message's text and HTML bodies from its template, once."""
     if message.text_body is None:
         context = {**message.context, "subject": message.subject}
-        message.text_body = render_template(f"email/{message.template}.txt", **context)
-        message.html_body = render_template(f"email/{message.template}.html", **context)
+        with force_locale(message.language or DEFAULT_LANGUAGE):
+            message.text_body = render_template(f"email/{message.template}.txt", **context)
+            message.html_body = render_template(f"email/{message.template}.html", **context)
     return message
 
 

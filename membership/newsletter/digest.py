@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
-from flask_babel import format_date
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from membership.accounts.models import User
 from membership.extensions import db
+from membership.i18n import DEFAULT_LANGUAGE, known_language
 from membership.mail.services import outbox_row, queue_mails
 from membership.newsletter.models import (
     DigestSent,
@@ -48,10 +49,14 @@ def send_digest(day: date, batch: int = BATCH) -> DigestRun:
     if not stories:
         return run
     last_id = 0
-    subject = _("Your news for %(date)s", date=format_date(day, "long"))
+    subjects = _Subjects(day)
     links = _LinkTemplates()
+    # In the reader's language: the account's when the address has one, else the one
+    # they subscribed in.
+    language = func.coalesce(User.language, Subscriber.language, DEFAULT_LANGUAGE)
     while subscribers := db.session.execute(
-            select(Subscriber.id, Subscriber.public_id, Subscriber.email).where(
+            select(Subscriber.id, Subscriber.public_id, Subscriber.email, language)
+            .outerjoin(User, User.email == Subscriber.email).where(
                 Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.id > last_id)
             .order_by(Subscriber.id).limit(batch)).all():
         last_id = subscribers[-1].id
@@ -59,12 +64,13 @@ def send_digest(day: date, batch: int = BATCH) -> DigestRun:
         run.already_sent += len(subscribers) - len(fresh)
         topics = _topics_of([row for row in subscribers if row.id in fresh])
         rows = []
-        for subscriber_id, public_id, email in subscribers:
+        for subscriber_id, public_id, email, reads in subscribers:
             if subscriber_id not in fresh:
                 continue
             chosen = _pick(topics.get(subscriber_id, ()), by_topic, stories)
             run.personal += bool(chosen)
-            rows.append(_message(public_id, email, subject, day, chosen or top, links))
+            rows.append(_message(public_id, email, subjects.of(reads), day, chosen or top,
+                                 links, reads))
         queue_mails(rows)
         db.session.commit()
         run.queued += len(rows)
@@ -131,6 +137,21 @@ def _pick(topic_ids, by_topic: dict[int, set[int]], stories: list[dict]) -> list
     return [stories[position] for position in sorted(positions)[:MOST_STORIES]]
 
 
+class _Subjects:
+    """The subject line of the day in each language, each written once per run."""
+
+    def __init__(self, day: date):
+        self.day, self.written = day, {}
+
+    def of(self, language: str) -> str:
+        language = known_language(language) or DEFAULT_LANGUAGE
+        if language not in self.written:
+            with force_locale(language):
+                self.written[language] = _("Your news for %(date)s",
+                                           date=format_date(self.day, "long"))
+        return self.written[language]
+
+
 class _LinkTemplates:
     """The mail's two links, built once per run with a placeholder for the token (url_for
     for every subscriber would cost as much as everything else together)."""
@@ -147,9 +168,9 @@ class _LinkTemplates:
 
 
 def _message(public_id: str, email: str, subject: str, day: date,
-             stories: list[dict], links: _LinkTemplates) -> dict:
+             stories: list[dict], links: _LinkTemplates, language: str) -> dict:
     leave, preferences = links.for_token(subscriber_token(public_id))
     return outbox_row(email, "newsletter/digest", subject, one_click_headers(leave), {
         "day": day.isoformat(), "stories": stories, "unsubscribe_link": leave,
         "preferences_link": preferences,
-    })
+    }, known_language(language) or DEFAULT_LANGUAGE)

@@ -34,6 +34,10 @@ class Subscriber(db.Model):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=SubscriberStatus.PENDING, index=True)
     consent_version: Mapped[str] = mapped_column(String(20))
+    # The language of the consent wording they saw (each language has its own version),
+    # and the one their mail is written in.
+    consent_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    language: Mapped[str | None] = mapped_column(String(8))
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consent_ip: Mapped[str | None] = mapped_column(String(45))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

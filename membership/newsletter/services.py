@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
 from membership import tokens
 from membership.accounts.models import User
 from membership.accounts.services import InvalidToken, make_token, normalize_email, read_token
 from membership.extensions import db
+from membership.i18n import current_language
 from membership.mail.services import queue_mail
 from membership.newsletter.models import Subscriber, SubscriberStatus, SubscriberTopic
 from membership.sql import insert_or_ignore
@@ -16,17 +18,26 @@ from membership.topics.models import Topic
 from membership.types import isoformat, utcnow
 from membership.urls import external_url
 
-# The consent wording readers agree to, by version: a record says which one they saw.
+# The consent wording readers agree to, by version and language: a record says which
+# version they saw, and in which language. Kept here, not in the message catalogues, so
+# that a wording once shown never changes under its version.
 CONSENT_VERSION = "2026-11-24"
 CONSENT_TEXTS = {
-    "2026-11-24": "Send me the daily news e-mail. I can unsubscribe at any time with one "
-                  "click from any of them.",
+    "2026-11-24": {
+        "en": "Send me the daily news e-mail. I can unsubscribe at any time with one click "
+              "from any of them.",
+        "ar": "أرسلوا إليّ النشرة الإخبارية اليومية. يمكنني إلغاء الاشتراك في أي وقت بنقرة "
+              "واحدة من أي رسالة منها.",
+        "he": "שלחו לי את הניוזלטר היומי. אפשר לבטל את המינוי בכל עת בלחיצה אחת מכל אחד "
+              "מהמיילים.",
+    },
 }
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 
 
-def consent_text() -> str:
-    return CONSENT_TEXTS[CONSENT_VERSION]
+def consent_text(language: str | None = None) -> str:
+    """The wording a reader agrees to now, in the page's language."""
+    return CONSENT_TEXTS[CONSENT_VERSION][language or current_language()]
 
 
 def subscribe(email: str, ip: str | None) -> Subscriber:
@@ -39,10 +50,12 @@ def subscribe(email: str, ip: str | None) -> Subscriber:
         return subscriber
     subscriber.status = SubscriberStatus.PENDING
     subscriber.consent_version = CONSENT_VERSION
+    subscriber.consent_language = subscriber.language = current_language()
     subscriber.consented_at = now
     subscriber.consent_ip = ip
     db.session.flush()
-    queue_mail(address, "newsletter/confirm", _("Please confirm your subscription"),
+    queue_mail(address, "newsletter/confirm", _l("Please confirm your subscription"),
+               language=subscriber.language,
                link=external_url("newsletter.confirm",
                                  token=make_token("newsletter.confirm",
                                                   {"subscriber": subscriber.public_id})))
@@ -54,6 +67,8 @@ def _subscriber_row(address: str, ip: str | None, now) -> Subscriber:
     CONFLICT: two sign-ups for one address at once (a double click) make one row."""
     insert_or_ignore(Subscriber, {"email": address, "status": SubscriberStatus.PENDING,
                                   "consent_version": CONSENT_VERSION, "consented_at": now,
+                                  "consent_language": current_language(),
+                                  "language": current_language(),
                                   "consent_ip": ip}, conflict=["email"])
     return db.session.scalar(select(Subscriber).where(Subscriber.email == address))
 
@@ -67,6 +82,8 @@ def subscribe_account(user: User, ip: str | None) -> Subscriber:
     if subscriber.status != SubscriberStatus.CONFIRMED:
         subscriber.status = SubscriberStatus.CONFIRMED
         subscriber.consent_version, subscriber.consented_at = CONSENT_VERSION, now
+        subscriber.consent_language = current_language()
+        subscriber.language = user.language or current_language()
         subscriber.consent_ip, subscriber.confirmed_at = ip, now
         subscriber.unsubscribed_at = None
         db.session.flush()
@@ -180,7 +197,9 @@ def export_subscription(user: User) -> tuple[str, dict | None]:
         "email": subscriber.email,
         "status": subscriber.status,
         "consent": {"version": subscriber.consent_version,
-                    "wording": CONSENT_TEXTS.get(subscriber.consent_version),
+                    "language": subscriber.consent_language,
+                    "wording": CONSENT_TEXTS.get(subscriber.consent_version, {}).get(
+                        subscriber.consent_language),
                     "given_at": isoformat(subscriber.consented_at),
                     "from_address": subscriber.consent_ip},
         "confirmed_at": isoformat(subscriber.confirmed_at),

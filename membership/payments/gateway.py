@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from membership.donations.gateway import GATEWAY_KEY, CheckoutSession, GatewayError
 from membership.donations.models import INTERVALS, Checkout, Donation, Frequency, RecurringGift
+from membership.i18n import current_language
 
 
 def donation_metadata(checkout: Checkout) -> dict[str, str]:
@@ -29,6 +30,16 @@ def line_item_name(checkout: Checkout) -> str:
     if checkout.frequency == Frequency.MONTHLY:
         return _("Monthly gift to %(org)s", org=organization)
     return _("Yearly gift to %(org)s", org=organization)
+
+
+# The languages Stripe's hosted pages (Checkout, the Customer Portal) are written in, of
+# ours: Arabic and Hebrew are not among them in the pinned API version, so those readers
+# get "auto", the browser's language where Stripe has it and English where it has not.
+STRIPE_LOCALES = {"en": "en"}
+
+
+def stripe_locale() -> str:
+    return STRIPE_LOCALES.get(current_language(), "auto")
 
 
 class StripeGateway:
@@ -66,6 +77,7 @@ class StripeGateway:
             "cancel_url": cancel_url,
             "client_reference_id": checkout.public_id,
             "metadata": metadata,
+            "locale": stripe_locale(),
         }
         donor = checkout.donor
         if donor.stripe_customer_id:
@@ -93,6 +105,7 @@ class StripeGateway:
         portal = self._call(self.client.v1.billing_portal.sessions.create, {
             "customer": gift.donor.stripe_customer_id,
             "return_url": return_url,
+            "locale": stripe_locale(),
             "flow_data": {"type": "payment_method_update"},
         })
         return portal.url

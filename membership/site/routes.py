@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, redirect, render_template, request
+from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from membership.campaigns.models import Campaign
 from membership.campaigns.services import featured_campaign, progress
-from membership.extensions import db, limiter
+from membership.extensions import csrf, db, limiter
+from membership.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_AGE, known_language
 from membership.newsletter.routes import newsletter_form
 from membership.observability.readiness import readiness_problem
 from membership.types import utcnow
+from membership.urls import safe_next_url
 
 bp = Blueprint("site", __name__)
 
@@ -23,6 +26,22 @@ def home():
     return render_template("site/home.html", campaign=campaign,
                            progress=progress(campaign, now) if campaign else None,
                            newsletter=newsletter_form(formdata=None))
+
+
+@bp.post("/language")
+@csrf.exempt  # it only changes how pages are shown, and it sits on pages kept in a cache
+def choose_language():
+    """The language switch on every page: remembered in a cookie, and on the account."""
+    language = known_language(request.form.get("language"))
+    response = redirect(safe_next_url(request.form.get("next")) or "/", code=303)
+    if language is None:
+        return response
+    response.set_cookie(LANGUAGE_COOKIE, language, max_age=LANGUAGE_COOKIE_AGE,
+                        secure=request.is_secure, httponly=True, samesite="Lax")
+    if current_user.is_authenticated and current_user.language != language:
+        current_user.language = language
+        db.session.commit()
+    return response
 
 
 @bp.get("/healthz")

@@ -18,7 +18,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const response = await fetch(box.dataset.progressUrl, { headers: { Accept: "application/json" } });
       if (!response.ok) return;
       const progress = await response.json();
-      const count = (n) => n.toLocaleString(lang);
+      const count = (n) => n.toLocaleString(`${lang}-u-nu-latn`);  // digits as the server's
       show("raised", money(progress.raised_cents, progress.currency));
       show("matched", money(progress.matched_cents, progress.currency));
       show("total", money(progress.total_cents, progress.currency));
@@ -28,8 +28,9 @@ document.addEventListener("DOMContentLoaded", () => {
       bar.value = Math.min(progress.percent, 100);
       bar.textContent = `${progress.percent}%`;
       // What a screen reader hears follows the figures: the server's words, new numbers.
-      const donors = (n) => (n === 1 ? bar.dataset.donorOne : bar.dataset.donorOther)
-        .replace("{n}", count(n));
+      const category = new Intl.PluralRules(lang).select(progress.donors);
+      const donors = (n) => (bar.dataset[`donor${category[0].toUpperCase()}${category.slice(1)}`]
+        || bar.dataset.donorOther).replace("{n}", count(n));
       const value = progress.goal_type === "amount"
         ? money(progress.total_cents, progress.currency) : donors(progress.donors);
       bar.setAttribute("aria-valuetext", bar.dataset.valuetext

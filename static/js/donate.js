@@ -31,7 +31,11 @@ document.addEventListener("DOMContentLoaded", () => {
 
   // An estimate for display only; the server computes the exact fee in integer cents.
   const updateFee = () => {
-    const amount = Number((amountInput.value || "").replace(/,/g, ""));
+    // As the server reads it (money.parse_amount): Arabic-Indic digits and separators too.
+    const amount = Number((amountInput.value || "")
+      .replace(/[\u0660-\u0669]/g, (d) => d.charCodeAt(0) - 0x0660)
+      .replace(/[\u06f0-\u06f9]/g, (d) => d.charCodeAt(0) - 0x06f0)
+      .replace(/\u066b/g, ".").replace(/[\u066c,]/g, ""));
     if (!feePreview || !Number.isFinite(amount) || amount <= 0) return;
     const currency = feePreview.dataset.currency;
     const lang = document.documentElement.lang || "en";

@@ -54,11 +54,13 @@ def page(browser, live_server):
 
 
 def log_in(page, email: str, password: str, start: str = "/account/login") -> None:
-    """Log in through the form, from `start` (a log-in page, perhaps with a `next`)."""
+    """Log in through the form, from `start` (a log-in page, perhaps with a `next`), in
+    whatever language the page is in."""
     page.goto(start)
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    form = page.locator("main form:has(input[type=password])")
+    form.locator("input[type=email]").fill(email)
+    form.locator("input[type=password]").fill(password)
+    form.locator("button[type=submit]").click()
     page.wait_for_load_state()
 
 

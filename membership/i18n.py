@@ -1,0 +1,48 @@
+"""Which language a page or an e-mail is in: English, Arabic or Hebrew.
+
+A reader's choice is remembered in a cookie and, signed in, on the account; until they
+choose, `Accept-Language` decides. Mail goes out in the language stored with its
+recipient (see `mail.services.queue_mail`)."""
+
+from __future__ import annotations
+
+from flask import has_request_context, request
+from flask_babel import get_locale
+from flask_login import current_user
+from markupsafe import Markup
+
+LANGUAGES = {"en": "English", "ar": "العربية", "he": "עברית"}
+DEFAULT_LANGUAGE = "en"
+RIGHT_TO_LEFT = {"ar", "he"}
+LANGUAGE_COOKIE = "language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+
+
+def known_language(code: str | None) -> str | None:
+    return code if code in LANGUAGES else None
+
+
+def select_locale() -> str | None:
+    """Flask-Babel's locale selector. Outside a request (commands, the mail worker) it
+    falls back to the default; mail rendering forces the recipient's language."""
+    if not has_request_context():
+        return None
+    if current_user and current_user.is_authenticated and known_language(current_user.language):
+        return current_user.language
+    chosen = known_language(request.cookies.get(LANGUAGE_COOKIE))
+    return chosen or request.accept_languages.best_match(list(LANGUAGES), DEFAULT_LANGUAGE)
+
+
+def current_language() -> str:
+    """The language of what is being rendered now, as one of LANGUAGES."""
+    return known_language(str(get_locale())) or DEFAULT_LANGUAGE
+
+
+def text_direction(language: str | None = None) -> str:
+    return "rtl" if (language or current_language()) in RIGHT_TO_LEFT else "ltr"
+
+
+def isolate(value) -> Markup:
+    """`<bdi>`: an English title, an address or a name inside an Arabic or Hebrew sentence
+    keeps its own direction and leaves the sentence's alone."""
+    return Markup("<bdi>%s</bdi>") % value
