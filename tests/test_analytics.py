@@ -230,6 +230,19 @@ def test_second_gifts_of_a_hand_built_history_are_exact(giving_history):
     assert (later["first_time_donors"], later["second_gift"]) == (2, 0)
 
 
+def test_ninety_days_are_counted_to_the_microsecond_from_a_seconds_last_microsecond(app):
+    """Found by the property test below on SQLite: its date function counts milliseconds,
+    so 23:59:59.999999 became the next second and a gift 90 days and a microsecond later
+    counted as soon."""
+    first = datetime(2024, 11, 30, 23, 59, 59, 999_999, tzinfo=UTC)
+    give(100, "late@example.org", campaign=None, at=first)
+    give(100, "late@example.org", campaign=None, at=first + timedelta(days=90, microseconds=1))
+    give(100, "exact@example.org", campaign=None, at=first)
+    give(100, "exact@example.org", campaign=None, at=first + timedelta(days=90))
+    second = second_gifts(2024)
+    assert (second.first_time, second.second, second.second_soon) == (2, 2, 1)
+
+
 # Cohorts --------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -137,10 +137,13 @@ class SecondGifts:
 
 def _plus_days(column, days: int, dialect: str):
     """A timestamp `days` days later, to the microsecond (SQLite keeps UTC text
-    'YYYY-MM-DD HH:MM:SS.ffffff': its date function drops the fraction, put back)."""
+    'YYYY-MM-DD HH:MM:SS.ffffff'). SQLite's date function counts milliseconds and rounds
+    .999999 up to the next second, so it is given the whole seconds and the fraction is
+    put back after."""
     if dialect == "postgresql":
         return column + literal(timedelta(days=days), Interval())
-    return func.datetime(column, f"+{days} days").op("||")(func.substr(column, 20))
+    return func.datetime(func.substr(column, 1, 19), f"+{days} days").op("||")(
+        func.substr(column, 20))
 
 
 def second_gifts(year: int) -> SecondGifts:
