@@ -41,11 +41,18 @@ def upsert_insert(dialect: str):
     return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
 
 
+def whole_seconds(column):
+    """SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; its date functions count
+    milliseconds and, given a modifier, round .999999 up into the next second (and so the
+    next day, week or month): they are given the whole seconds only."""
+    return func.substr(column, 1, 19)
+
+
 def utc_day(column, dialect: str):
     """The UTC calendar day of a timestamp column, as a DATE."""
     if dialect == "postgresql":
         return func.date(func.timezone("UTC", column))
-    return type_coerce(func.date(column), Date)  # SQLite keeps UTC text: its date part
+    return type_coerce(func.date(whole_seconds(column)), Date)
 
 
 def utc_year(column, dialect: str):
@@ -60,7 +67,7 @@ def utc_period(column, period: str, dialect: str):
     if dialect == "postgresql":
         return func.date(func.date_trunc(period, func.timezone("UTC", column)))
     modifiers = {"day": (), "week": ("-6 days", "weekday 1"), "month": ("start of month",)}
-    return type_coerce(func.date(column, *modifiers[period]), Date)
+    return type_coerce(func.date(whole_seconds(column), *modifiers[period]), Date)
 
 
 def utc_iso_text(column, dialect: str):

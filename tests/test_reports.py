@@ -366,3 +366,18 @@ def test_chart_ticks_are_round_evenly_spaced_and_just_reach_the_top(top):
     assert all(b - a == step for a, b in pairwise(values))
     assert str(step).rstrip("0") in ("1", "2", "5")
     assert values[-1] >= max(top, 1) > values[-2]
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+def test_a_periods_last_microsecond_stays_in_its_period(app, period):
+    """SQLite's date functions round .999999 into the next second, and so (a Sunday's, a
+    month's, a year's last microsecond) into the next week, month and year."""
+    from membership.sql import utc_day, utc_period
+
+    last = datetime(2024, 12, 29, 23, 59, 59, 999_999, tzinfo=UTC)  # a Sunday, in December
+    give(100, "late@example.org", campaign=None, at=last)
+    dialect = db.session.get_bind().dialect.name
+    day, start = db.session.execute(select(utc_day(Donation.created_at, dialect),
+                                           utc_period(Donation.created_at, period, dialect))).one()
+    assert str(day) == "2024-12-29"
+    assert str(start) == {"day": "2024-12-29", "week": "2024-12-23", "month": "2024-12-01"}[period]

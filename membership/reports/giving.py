@@ -44,6 +44,7 @@ from membership.extensions import db
 from membership.newsletter.models import Subscriber, SubscriberStatus, SubscriberTopic
 from membership.reports.models import DonorYear
 from membership.reports.recurring import rate
+from membership.sql import whole_seconds
 from membership.topics.models import Topic, TopicFollow
 
 # The floors of the gift-range bands, in major units of the currency: under 25, 25 to
@@ -136,13 +137,11 @@ class SecondGifts:
 
 
 def _plus_days(column, days: int, dialect: str):
-    """A timestamp `days` days later, to the microsecond (SQLite keeps UTC text
-    'YYYY-MM-DD HH:MM:SS.ffffff'). SQLite's date function counts milliseconds and rounds
-    .999999 up to the next second, so it is given the whole seconds and the fraction is
-    put back after."""
+    """A timestamp `days` days later, to the microsecond: on SQLite, the whole seconds
+    moved (`whole_seconds`) and the fraction put back."""
     if dialect == "postgresql":
         return column + literal(timedelta(days=days), Interval())
-    return func.datetime(func.substr(column, 1, 19), f"+{days} days").op("||")(
+    return func.datetime(whole_seconds(column), f"+{days} days").op("||")(
         func.substr(column, 20))
 
 

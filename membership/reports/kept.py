@@ -35,7 +35,7 @@ from membership.reports.models import (
     SettledDailyTotal,
 )
 from membership.reports.windows import period_start
-from membership.sql import upsert_insert, utc_day, utc_period, utc_year
+from membership.sql import upsert_insert, utc_day, utc_period, utc_year, whole_seconds
 from membership.types import UTCDateTime
 
 
@@ -367,9 +367,12 @@ def long_gaps_from_donations():
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         return rows.where(pairs.c.to_at - pairs.c.from_at > LONG_GAP)
-    # SQLite keeps UTC text; julianday() measures it in days.
-    return rows.where(func.julianday(pairs.c.to_at) - func.julianday(pairs.c.from_at)
-                      > LONG_GAP.days)
+    # SQLite keeps UTC text: julianday() of the whole seconds (exact to the second), and
+    # the fractions compared as text when the seconds are a whole gap apart.
+    apart = func.julianday(whole_seconds(pairs.c.to_at)) - func.julianday(
+        whole_seconds(pairs.c.from_at))
+    return rows.where(or_(apart > LONG_GAP.days, and_(
+        apart == LONG_GAP.days, func.substr(pairs.c.to_at, 20) > func.substr(pairs.c.from_at, 20))))
 
 
 def _note_donation_time(donor_id: int, donation_id: int, at: datetime, times) -> None:
