@@ -6,6 +6,8 @@ by gunicorn with 2 workers and loaded by wrk on this machine.
     .venv/bin/python benchmarks/http_bench.py renewals     # renewal events/s, Stripe in 50 ms
     .venv/bin/python benchmarks/http_bench.py campaign     # progress.json and the campaign
                                                            # page at 10k and 1M donations (PG)
+    .venv/bin/python benchmarks/http_bench.py languages    # /, /donate and the campaign
+                                                           # page in English and in Arabic
 
 Prints one line per measurement and the ratio to the bare endpoint. Needs `wrk`
 (scripts/install-wrk.sh) and, for PostgreSQL, the local server (see README)."""
@@ -106,9 +108,11 @@ def gunicorn(app: str, env: dict[str, str], health_path: str = "/"):
 
 
 def wrk(url: str, script: str | None = None, script_args: list[str] | None = None,
-        duration: int = DURATION) -> tuple[float, int, int]:
+        duration: int = DURATION, headers: tuple[str, ...] = ()) -> tuple[float, int, int]:
     """Requests/s, total requests and non-2xx/3xx answers."""
     command = ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{duration}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
     if script:
         command += ["-s", script]
     command.append(url)
@@ -372,9 +376,39 @@ def bench_campaign(directory: Path) -> None:
                   f"{sizes[1]:,} vs {sizes[0]:,} donations", flush=True)
 
 
+def bench_languages(directory: Path) -> None:
+    """The public pages in English and in Arabic (Accept-Language), production settings on
+    SQLite with the demo's campaign and 2,000 donations, in alternating rounds next to a
+    bare endpoint: rendering in another language must cost nothing that matters."""
+    env = production_env(f"sqlite:///{directory}/languages.sqlite3")
+    migrate(env)
+    seed(env, 2000)
+    paths = ("/", "/donate", "/campaigns/20th-anniversary")
+    rounds = int(os.environ.get("BENCH_ROUNDS", "2"))
+    results: dict[tuple[str, str], list[float]] = {}
+    bare_rates = []
+    with gunicorn("benchmarks.bare_app:app", {}) as bare_url, \
+            gunicorn("wsgi:app", env, "/healthz") as app_url:
+        for round_number in range(rounds):
+            bare_rates.append(wrk(bare_url + "/")[0])
+            languages = ("en", "ar") if round_number % 2 == 0 else ("ar", "en")
+            for path in paths:
+                for language in languages:
+                    rate = wrk(app_url + path, headers=(f"Accept-Language: {language}",))[0]
+                    results.setdefault((path, language), []).append(rate)
+    bare = statistics.mean(bare_rates)
+    print(f"bare Flask GET /{'':<30} {bare:9.1f} req/s", flush=True)
+    for path in paths:
+        english, arabic = (statistics.mean(results[(path, lang)]) for lang in ("en", "ar"))
+        print(f"GET {path:<30} en {english:7.1f} req/s ({english / bare:4.0%} of bare)  "
+              f"ar {arabic:7.1f} req/s ({arabic / bare:4.0%} of bare)  "
+              f"ar/en {arabic / english:5.0%}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=["donate", "webhook", "renewals", "campaign", "all"])
+    parser.add_argument("scenario", choices=["donate", "webhook", "renewals", "campaign",
+                                             "languages", "all"])
     scenario = parser.parse_args().scenario
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: run scripts/install-wrk.sh")
@@ -389,6 +423,8 @@ def main() -> None:
             bench_renewals(Path(tmp))
         if scenario in ("campaign", "all"):
             bench_campaign(Path(tmp))
+        if scenario in ("languages", "all"):
+            bench_languages(Path(tmp))
 
 
 if __name__ == "__main__":

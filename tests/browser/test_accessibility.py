@@ -300,9 +300,10 @@ def width(request):
 def new_context(browser, live_server, width):
     contexts = []
 
-    def new_context():
+    def new_context(language: str = "en"):
         context = browser.new_context(base_url=live_server, viewport=WIDTHS[width],
                                       bypass_csp=True)  # axe is injected inline
+        context.add_cookies([{"name": "language", "value": language, "url": live_server}])
         contexts.append(context)
         return context
 
@@ -311,20 +312,25 @@ def new_context(browser, live_server, width):
         context.close()
 
 
-def test_visitor_pages_pass_axe(new_context, world, axe_source, width):
-    audit(new_context(), visitor_pages(world), axe_source, f"visitor-{width}")
+# Right to left too: every page in Arabic or Hebrew, a visitor's in both.
+@pytest.mark.parametrize("language", ["en", "ar", "he"])
+def test_visitor_pages_pass_axe(new_context, world, axe_source, width, language):
+    audit(new_context(language), visitor_pages(world), axe_source,
+          f"visitor-{language}-{width}")
 
 
-def test_reader_pages_pass_axe(new_context, world, axe_source, width):
-    context = new_context()
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_reader_pages_pass_axe(new_context, world, axe_source, width, language):
+    context = new_context(language)
     log_in(context.new_page(), "reader@example.org", "a sturdy passphrase")
-    audit(context, reader_pages(world), axe_source, f"reader-{width}")
+    audit(context, reader_pages(world), axe_source, f"reader-{language}-{width}")
 
 
-def test_staff_pages_pass_axe(new_context, world, axe_source, width):
-    context = new_context()
+@pytest.mark.parametrize("language", ["en", "he"])
+def test_staff_pages_pass_axe(new_context, world, axe_source, width, language):
+    context = new_context(language)
     log_in(context.new_page(), "editor@example.org", "another sturdy passphrase")
-    audit(context, staff_pages(world), axe_source, f"staff-{width}")
+    audit(context, staff_pages(world), axe_source, f"staff-{language}-{width}")
 
 
 def test_a_gift_in_the_sandbox_passes_axe(new_context, world, axe_source):
