@@ -42,7 +42,8 @@ def test_rate_limited_page_is_friendly(app, client):
     assert "too many times" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", ["/account/signup", "/account/forgot-password"])
+@pytest.mark.parametrize("path", ["/account/signup", "/account/forgot-password",
+                                  "/account/login/link"])
 def test_signup_and_reset_are_limited_too(app, client, path):
     app.config["RATELIMIT_AUTH_PER_IP"] = "2 per minute"
     forms = Browserless(client)

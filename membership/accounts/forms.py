@@ -80,6 +80,10 @@ class ForgotPasswordForm(FlaskForm):
     email = _email_field()
 
 
+class SignInLinkForm(FlaskForm):
+    email = _email_field()
+
+
 class ResetPasswordForm(_NewPasswordMixin, FlaskForm):
     password = PasswordField(
         _l("New password"), validators=[DataRequired()],

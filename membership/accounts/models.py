@@ -31,6 +31,9 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Names the one sign-in link that works (accounts.services.request_sign_in_link);
+    # cleared when it is used.
+    sign_in_nonce: Mapped[str | None] = mapped_column(String(32))
     # The language the reader chose (membership.i18n.LANGUAGES); their mail is written in it.
     language: Mapped[str | None] = mapped_column(String(8))
 

@@ -25,6 +25,7 @@ from membership.accounts.forms import (
     LoginForm,
     ProfileForm,
     ResetPasswordForm,
+    SignInLinkForm,
     SignupForm,
 )
 from membership.errors import INVALID, form_status
@@ -133,6 +134,37 @@ def login():
         form.password.errors.append(_("The e-mail address or password is not correct."))
     status = form_status(form)
     return render_template("accounts/login.html", form=form), status
+
+
+@bp.route("/login/link", methods=["GET", "POST"])
+@rate_limited
+def sign_in_link():
+    """Sign in by e-mailed link, next to the password: the same answer whether or not the
+    address has an account."""
+    if current_user.is_authenticated:
+        return redirect(_next_url())
+    form = SignInLinkForm()
+    if form.validate_on_submit():
+        services.request_sign_in_link(form.email.data, safe_next_url(request.args.get("next")))
+        db.session.commit()
+        return render_template("accounts/sign_in_link_sent.html", email=form.email.data.strip(),
+                               minutes=current_app.config["SIGN_IN_TOKEN_MAX_AGE"] // 60)
+    status = form_status(form)
+    return render_template("accounts/sign_in_link.html", form=form), status
+
+
+@bp.get("/login/link/<token>")
+@reset_limited
+def sign_in_with_link(token: str):
+    try:
+        user, next_path = services.use_sign_in_link(token)
+    except services.InvalidToken as error:
+        db.session.rollback()
+        return render_template("accounts/token_problem.html", message=str(error),
+                               again=url_for("accounts.sign_in_link")), 400
+    sign_in(user)
+    return redirect(safe_next_url(next_path)
+                    or url_for("admin.home" if user.is_staff else "accounts.account"))
 
 
 @bp.post("/logout")

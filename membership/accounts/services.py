@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -9,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from membership import tokens
@@ -37,7 +38,11 @@ VERIFY_EMAIL = "verify-email"
 # A token purpose, not a secret (bandit and ruff take the name for one).
 RESET_PASSWORD = "reset-password"  # noqa: S105  # nosec B105
 CHANGE_EMAIL = "change-email"
+SIGN_IN_LINK = "sign-in-link"
 MIN_PASSWORD_LENGTH = 10
+# No argon2 hash starts with "!": nothing typed ever matches it (the reader can set a
+# password by resetting it).
+UNUSABLE_PASSWORD = "!sign-in-by-link"  # noqa: S105  # nosec B105
 
 
 class AccountError(Exception):
@@ -229,6 +234,51 @@ def user_for_reset_token(token: str) -> User:
     if user.session_token != payload.get("session"):
         raise InvalidToken(_("This link has already been used or is no longer valid."))
     return user
+
+
+# Sign-in by e-mailed link ---------------------------------------------------------------
+
+def request_sign_in_link(email: str, next_path: str | None) -> None:
+    """Mail a link that signs the account in once, within SIGN_IN_TOKEN_MAX_AGE; a newer
+    link replaces it. An unknown address gets a note instead, for the same work."""
+    user = get_user_by_email(email)
+    if user is None:
+        queue_mail(normalize_email(email), "accounts/sign_in_unknown", _l("Your sign-in link"),
+                   signup_link=external_url("accounts.signup"))
+        return
+    user.sign_in_nonce = secrets.token_urlsafe(16)
+    db.session.flush()
+    token = make_token(SIGN_IN_LINK, {"user": user.id, "nonce": user.sign_in_nonce,
+                                      "next": next_path})
+    queue_mail(user.email, "accounts/sign_in_link", _l("Your sign-in link"),
+               language=user.language,
+               link=external_url("accounts.sign_in_with_link", token=token),
+               minutes=current_app.config["SIGN_IN_TOKEN_MAX_AGE"] // 60)
+
+
+def use_sign_in_link(token: str) -> tuple[User, str | None]:
+    """The account the link signs in, and the page it was asked from. Once: the nonce is
+    compared and cleared in one statement, so two clicks at once sign in one."""
+    user, payload = _account_for_token(SIGN_IN_LINK, token, "SIGN_IN_TOKEN_MAX_AGE")
+    used = db.session.execute(
+        update(User).where(User.id == user.id, User.sign_in_nonce.is_not(None),
+                           User.sign_in_nonce == str(payload.get("nonce")))
+        .values(sign_in_nonce=None).execution_options(synchronize_session=False))
+    if used.rowcount != 1:
+        raise InvalidToken(_("This link has already been used or is no longer valid."))
+    db.session.refresh(user)
+    user.last_login_at = utcnow()
+    if not user.is_verified:
+        # The inbox's owner takes the address over: a password chosen before by whoever
+        # signed up with it (perhaps not them) stops working, and so do its sign-ins.
+        user.password_hash = UNUSABLE_PASSWORD
+        user.session_token = new_session_token()
+        end_other_sessions(user)
+        user.email_verified_at = utcnow()
+        db.session.flush()
+        email_verified.send(user)
+    db.session.flush()
+    return user, payload.get("next") if isinstance(payload.get("next"), str) else None
 
 
 def reset_password(token: str, new_password: str) -> User:

@@ -125,7 +125,8 @@ def to_major(minor: int, currency: str) -> Decimal:
 
 def format_money(minor: int, currency: str, locale: str | None = None) -> str:
     """`3650, "usd"` → `$36.50`; whole amounts without decimals (`$36`); in the language
-    being rendered unless `locale` says otherwise (`‏36.50 US$` in Arabic)."""
+    being rendered unless `locale` says otherwise (in Arabic `36.50 US$`, after a
+    right-to-left mark)."""
     return _formatted(minor, currency, locale or current_language())
 
 

@@ -174,6 +174,8 @@ def visitor_pages(world: World) -> list[Page]:
         Page("accounts.forgot_password", "/account/forgot-password", then=send_empty),
         Page("accounts.reset_password", world.reset_link, then=send_empty),
         Page("accounts.verify_email", "/account/verify/not-a-link"),
+        Page("accounts.sign_in_link", "/account/login/link", then=send_empty),
+        Page("accounts.sign_in_with_link", "/account/login/link/not-a-link"),
     ]
 
 
