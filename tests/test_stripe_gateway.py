@@ -3,6 +3,8 @@ local port: the exact requests we send."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -113,6 +115,8 @@ def donor_with_gift(app, client, forms, fake_stripe):
     customer, sub_id = "cus_donor", "sub_donor"
     fake_stripe.objects[sub_id] = {**fake_stripe.subscription(sub_id), "customer": customer,
                                    "currency": "usd", "metadata": sp.MONTHLY}
+    fake_stripe.objects[sub_id]["items"]["data"][0]["current_period_end"] = int(
+        time.time()) + 30 * 86400
     sp.post_event(client, app, sp.event("checkout.session.completed", sp.checkout_session(
         mode="subscription", subscription=sub_id, customer=customer, amount=1800,
         metadata=sp.MONTHLY)))
@@ -151,7 +155,7 @@ def test_change_amount_updates_the_subscription_item_without_proration(forms, fa
 
 def test_cancel_calls_stripe_and_stores_the_reason(forms, fake_stripe, donor_with_gift):
     forms.post(f"/account/giving/recurring/{donor_with_gift.id}/cancel",
-               {"reason": "Money is tight"}, page="/account/giving")
+               {"reason": "Money is tight", "when": "now"}, page="/account/giving")
     [cancel] = fake_stripe.calls("DELETE", "/v1/subscriptions/sub_donor")
     assert cancel.params["cancellation_details[comment]"] == "Money is tight"
     db.session.rollback()
@@ -161,11 +165,35 @@ def test_cancel_calls_stripe_and_stores_the_reason(forms, fake_stripe, donor_wit
 def test_a_cancellation_stripe_refuses_keeps_no_reason(forms, fake_stripe, donor_with_gift):
     fake_stripe.fail_next = 10  # more than the library's network retries
     forms.post(f"/account/giving/recurring/{donor_with_gift.id}/cancel",
-               {"reason": "Money is tight"}, page="/account/giving")
+               {"reason": "Money is tight", "when": "now"}, page="/account/giving")
     assert fake_stripe.calls("DELETE", "/v1/subscriptions/sub_donor")
     db.session.rollback()
     gift = db.session.get(RecurringGift, donor_with_gift.id)
     assert gift.cancel_reason is None and gift.status == "active"
+
+
+def test_keeping_a_gift_the_stripe_way(forms, fake_stripe, donor_with_gift):
+    """A cancellation at the paid period's end, taken back; a pause of two months, a skip
+    and a resume: each one subscription update, applied when Stripe's webhook says so."""
+    gift = donor_with_gift
+    assert gift.current_period_end is not None
+    for path, data in (("cancel", {"reason": "Money is tight"}), ("keep", {}),
+                       ("pause", {"months": "2"}), ("skip", {}), ("resume", {}),
+                       ("pause", {"months": "0"})):
+        forms.post(f"/account/giving/recurring/{gift.id}/{path}", data, page="/account/giving")
+    updates = [call.params for call in fake_stripe.calls("POST", "/v1/subscriptions/sub_donor")]
+    assert fake_stripe.calls("DELETE", "/v1/subscriptions/sub_donor") == []
+    assert updates[0]["cancel_at_period_end"] == "true"
+    assert updates[0]["cancellation_details[comment]"] == "Money is tight"
+    assert updates[1] == {"cancel_at_period_end": "false"}
+    assert updates[2]["pause_collection[behavior]"] == "void"
+    two_months = int(updates[2]["pause_collection[resumes_at]"]) - time.time()
+    assert 58 * 86400 < two_months < 63 * 86400
+    assert int(updates[3]["pause_collection[resumes_at]"]) == int(
+        gift.current_period_end.timestamp()) + 86400
+    assert updates[4] == {"pause_collection": ""}
+    assert updates[5] == {"pause_collection[behavior]": "void"}
+    assert len(updates) == 6
 
 
 def test_deleting_the_account_cancels_the_gift_at_stripe_first(client, forms, fake_stripe,

@@ -173,3 +173,16 @@ class ChangeAmountForm(FlaskForm):
 class CancelGiftForm(FlaskForm):
     reason = TextAreaField(_l("Would you tell us why? (optional)"),
                            validators=[Optional(), Length(max=1000)])
+    # By default the gift ends when the period it paid for does: nothing paid is lost.
+    when = RadioField(_l("When should it end?"), default="period_end",
+                      choices=[SelectChoice("period_end",
+                                            _l("At the end of the period already paid for")),
+                               SelectChoice("now", _l("Now"))])
+
+
+class PauseGiftForm(FlaskForm):
+    months = RadioField(_l("Pause for"), default="1",
+                        choices=[SelectChoice("1", _l("1 month")),
+                                 SelectChoice("2", _l("2 months")),
+                                 SelectChoice("3", _l("3 months")),
+                                 SelectChoice("0", _l("Until I resume it"))])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from flask import current_app
@@ -37,7 +38,20 @@ class Gateway(Protocol):
 
     def change_amount(self, gift: RecurringGift, amount_cents: int) -> None: ...
 
-    def cancel(self, gift: RecurringGift, reason: str) -> None: ...
+    def cancel(self, gift: RecurringGift, reason: str, at_period_end: bool = False) -> None:
+        """End the gift now, or at the end of the period it has paid for."""
+        ...
+
+    def keep(self, gift: RecurringGift) -> None:
+        """Take back a cancellation scheduled for the period's end."""
+        ...
+
+    def pause(self, gift: RecurringGift, resumes_at: datetime | None) -> None:
+        """Charge nothing until `resumes_at` (None: until resumed); the invoices of the
+        pause are voided, as Stripe's `pause_collection` with `behavior=void` does."""
+        ...
+
+    def resume(self, gift: RecurringGift) -> None: ...
 
     def payment_intent_for_invoice(self, invoice_id: str) -> str | None: ...
 

@@ -3,6 +3,9 @@ statements, and what their account's export and closing do to them."""
 
 from __future__ import annotations
 
+import calendar
+from datetime import datetime, timedelta
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -118,3 +121,23 @@ def cancel_recurring_gifts(user: User) -> list[str]:
         stopped.append(_("Your recurring gift of %(gift)s is cancelled: nothing more will "
                          "be charged.", gift=description))
     return stopped
+
+
+def pause_ends(months: int, now: datetime) -> datetime | None:
+    """When a pause of `months` months from `now` ends (None: until resumed)."""
+    if months == 0:
+        return None
+    index = now.year * 12 + now.month - 1 + months
+    year, month = index // 12, index % 12 + 1
+    # The same day of that month, or its last day (a pause from January 31st ends on the
+    # last day of February).
+    return now.replace(year=year, month=month,
+                       day=min(now.day, calendar.monthrange(year, month)[1]))
+
+
+def skip_ends(gift: RecurringGift) -> datetime | None:
+    """A pause that voids the next payment only: it ends a day after that payment was due.
+    None when the next payment's date is not known."""
+    if gift.current_period_end is None:
+        return None
+    return gift.current_period_end + timedelta(days=1)

@@ -15,6 +15,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
@@ -32,6 +33,7 @@ from membership.donations.forms import (
     CancelGiftForm,
     ChangeAmountForm,
     DonateForm,
+    PauseGiftForm,
     check_amount,
 )
 from membership.donations.gateway import GatewayError, payment_gateway
@@ -40,7 +42,9 @@ from membership.donations.giving import (
     donations_for,
     own_donation_or_none,
     own_recurring_gift_or_none,
+    pause_ends,
     recurring_gifts_for,
+    skip_ends,
     yearly_statement,
 )
 from membership.donations.models import CheckoutStatus, Frequency
@@ -234,6 +238,7 @@ def giving():
         years=years,
         amount_form=ChangeAmountForm(formdata=None),
         cancel_form=CancelGiftForm(formdata=None),
+        pause_form=PauseGiftForm(formdata=None),
         manage_form=PostOnlyForm(formdata=None),
     )
 
@@ -302,8 +307,9 @@ def cancel_gift(gift_id: int):
     gift = _own_gift_or_404(gift_id)
     form = CancelGiftForm()
     if form.validate_on_submit():
+        at_period_end = form.when.data == "period_end" and gift.current_period_end is not None
         try:
-            payment_gateway().cancel(gift, form.reason.data or "")
+            payment_gateway().cancel(gift, form.reason.data or "", at_period_end=at_period_end)
         except GatewayError as error:
             flash(str(error), "error")
         else:
@@ -311,7 +317,62 @@ def cancel_gift(gift_id: int):
             # reason for a gift that goes on.
             record_cancel_reason(gift, form.reason.data or "")
             db.session.commit()
-            flash(_("Your recurring gift has been canceled. Thank you for your support."),
-                  "success")
+            if at_period_end:
+                flash(_("Your recurring gift ends on %(date)s, when the period you paid for "
+                        "does: nothing more will be charged. Thank you for your support.",
+                        date=format_date(gift.current_period_end, "long")), "success")
+            else:
+                flash(_("Your recurring gift has been canceled. Thank you for your support."),
+                      "success")
     return redirect(url_for("donations.giving"))
+
+
+def _ask_the_gateway(gift_id: int, form, change, done: str):
+    """Hand a change of the reader's gift to the payment service; its webhook brings the
+    new state back."""
+    gift = _own_gift_or_404(gift_id)
+    if form.validate_on_submit():
+        try:
+            change(gift)
+        except GatewayError as error:
+            flash(str(error), "error")
+        else:
+            flash(done, "success")
+    return redirect(url_for("donations.giving"))
+
+
+@bp.post("/account/giving/recurring/<int:gift_id>/pause")
+@login_required
+def pause_gift(gift_id: int):
+    form = PauseGiftForm()
+    return _ask_the_gateway(gift_id, form, lambda gift: payment_gateway().pause(
+        gift, pause_ends(int(form.months.data), utcnow())),
+        _("Your gift is paused: nothing is charged until it resumes."))
+
+
+@bp.post("/account/giving/recurring/<int:gift_id>/skip")
+@login_required
+def skip_gift(gift_id: int):
+    def skip(gift):
+        ends = skip_ends(gift)
+        if ends is None:
+            raise GatewayError(_("The date of your next gift is not known yet; please try "
+                                 "again in a moment."))
+        payment_gateway().pause(gift, ends)
+    return _ask_the_gateway(gift_id, PostOnlyForm(), skip,
+                            _("Your next gift is skipped; the one after it is taken as usual."))
+
+
+@bp.post("/account/giving/recurring/<int:gift_id>/resume")
+@login_required
+def resume_gift(gift_id: int):
+    return _ask_the_gateway(gift_id, PostOnlyForm(), payment_gateway().resume,
+                            _("Your gift resumes: the next one is taken on its usual date."))
+
+
+@bp.post("/account/giving/recurring/<int:gift_id>/keep")
+@login_required
+def keep_gift(gift_id: int):
+    return _ask_the_gateway(gift_id, PostOnlyForm(), payment_gateway().keep,
+                            _("Your gift goes on: thank you!"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -124,9 +125,27 @@ class StripeGateway:
             "proration_behavior": "none",
         })
 
-    def cancel(self, gift: RecurringGift, reason: str) -> None:
+    def cancel(self, gift: RecurringGift, reason: str, at_period_end: bool = False) -> None:
         params = {"cancellation_details": {"comment": reason}} if reason else {}
+        if at_period_end:
+            self._update(gift, {**params, "cancel_at_period_end": True})
+            return
         self._call(self.client.v1.subscriptions.cancel, gift.stripe_subscription_id, params)
+
+    def keep(self, gift: RecurringGift) -> None:
+        self._update(gift, {"cancel_at_period_end": False})
+
+    def pause(self, gift: RecurringGift, resumes_at: datetime | None) -> None:
+        pause: dict[str, Any] = {"behavior": "void"}
+        if resumes_at is not None:
+            pause["resumes_at"] = int(resumes_at.timestamp())
+        self._update(gift, {"pause_collection": pause})
+
+    def resume(self, gift: RecurringGift) -> None:
+        self._update(gift, {"pause_collection": ""})  # an empty value unsets it
+
+    def _update(self, gift: RecurringGift, params: dict[str, Any]) -> None:
+        self._call(self.client.v1.subscriptions.update, gift.stripe_subscription_id, params)
 
     def payment_intent_for_invoice(self, invoice_id: str) -> str | None:
         """The PaymentIntent that paid the invoice (an invoice may have had failed or

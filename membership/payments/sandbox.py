@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,10 +59,29 @@ class SandboxGateway:
         deliver([event("customer.subscription.updated",
                        gift_subscription(gift, amount_cents=amount_cents), after(gift))])
 
-    def cancel(self, gift: RecurringGift, reason: str) -> None:
+    def cancel(self, gift: RecurringGift, reason: str, at_period_end: bool = False) -> None:
+        if at_period_end:
+            deliver([event("customer.subscription.updated",
+                           gift_subscription(gift, cancel_at_period_end=True, reason=reason),
+                           after(gift))])
+            return
         deliver([event("customer.subscription.deleted",
                        gift_subscription(gift, status="canceled", reason=reason),
                        after(gift))])
+
+    def keep(self, gift: RecurringGift) -> None:
+        deliver([event("customer.subscription.updated",
+                       gift_subscription(gift, cancel_at_period_end=False), after(gift))])
+
+    def pause(self, gift: RecurringGift, resumes_at: datetime | None) -> None:
+        pause = {"behavior": "void",
+                 "resumes_at": int(resumes_at.timestamp()) if resumes_at else None}
+        deliver([event("customer.subscription.updated",
+                       gift_subscription(gift, pause_collection=pause), after(gift))])
+
+    def resume(self, gift: RecurringGift) -> None:
+        deliver([event("customer.subscription.updated",
+                       gift_subscription(gift, pause_collection=None), after(gift))])
 
     # Nothing to look up: sandbox events carry everything.
     def payment_intent_for_invoice(self, invoice_id: str) -> str | None:
@@ -139,17 +159,23 @@ def checkout_session_object(checkout: Checkout, customer_id: str,
 
 def subscription_object(subscription_id: str, customer_id: str, currency: str, frequency: str,
                         amount_cents: int, metadata: dict[str, str], started: int,
-                        status: str = "active", reason: str = "") -> dict[str, Any]:
+                        status: str = "active", reason: str = "",
+                        cancel_at_period_end: bool = False,
+                        pause_collection: dict[str, Any] | None = None,
+                        period_end: int | None = None) -> dict[str, Any]:
     now = int(time.time())
     period = 31 * 86400 if frequency == "monthly" else 365 * 86400
+    period_end = period_end or now + period
     canceled = status == "canceled"
+    asked = canceled or cancel_at_period_end
     return {
         "id": subscription_id,
         "object": "subscription",
-        "cancel_at_period_end": False,
-        "canceled_at": now if canceled else None,
+        "cancel_at_period_end": cancel_at_period_end,
+        "cancel_at": period_end if cancel_at_period_end else None,
+        "canceled_at": now if asked else None,
         "cancellation_details": {"comment": reason or None, "feedback": None,
-                                 "reason": "cancellation_requested" if canceled else None},
+                                 "reason": "cancellation_requested" if asked else None},
         "created": started,
         "currency": currency,
         "customer": customer_id,
@@ -157,8 +183,8 @@ def subscription_object(subscription_id: str, customer_id: str, currency: str, f
         "items": {"object": "list", "data": [{
             "id": f"si_{subscription_id}",
             "object": "subscription_item",
-            "current_period_start": now,
-            "current_period_end": now + period,
+            "current_period_start": period_end - period,
+            "current_period_end": period_end,
             "quantity": 1,
             "price": {"object": "price", "currency": currency, "product": "prod_sbx_gift",
                       "recurring": {"interval": INTERVALS[frequency], "interval_count": 1},
@@ -166,6 +192,7 @@ def subscription_object(subscription_id: str, customer_id: str, currency: str, f
         }]},
         "livemode": False,
         "metadata": metadata,
+        "pause_collection": pause_collection,
         "start_date": started,
         "status": status,
     }
@@ -178,15 +205,30 @@ def gift_metadata(gift: RecurringGift) -> dict[str, str]:
     return metadata
 
 
+KEEP = object()  # a gift_subscription argument left as the gift has it
+
+
 def gift_subscription(gift: RecurringGift, status: str | None = None,
-                      amount_cents: int | None = None, reason: str = "") -> dict[str, Any]:
-    """The subscription object of an existing gift, with the given changes."""
+                      amount_cents: int | None = None, reason: str = "",
+                      cancel_at_period_end: bool | None = None,
+                      pause_collection: Any = KEEP) -> dict[str, Any]:
+    """The subscription object of an existing gift as it stands, with the given changes
+    (a pause or a scheduled end the gift has is kept unless changed)."""
+    if pause_collection is KEEP:
+        pause_collection = {"behavior": "void", "resumes_at": int(
+            gift.collection_resumes_at.timestamp()) if gift.collection_resumes_at else None
+        } if gift.collection_paused else None
     return subscription_object(
         gift.stripe_subscription_id, gift.donor.stripe_customer_id, gift.currency,
         gift.frequency, gift.amount_cents if amount_cents is None else amount_cents,
         gift_metadata(gift), int(gift.started_at.timestamp()),
         status=status or ("active" if gift.status == "past_due" else gift.status),
-        reason=reason)
+        reason=reason or (gift.cancel_reason or ""),
+        cancel_at_period_end=(gift.cancel_at_period_end if cancel_at_period_end is None
+                              else cancel_at_period_end),
+        pause_collection=pause_collection,
+        period_end=int(gift.current_period_end.timestamp()) if gift.current_period_end
+        else None)
 
 
 def invoice_object(subscription_id: str, customer_id: str, email: str, amount_cents: int,

@@ -55,6 +55,7 @@ def test_monthly_gift_with_fee_paid_in_the_sandbox_then_canceled(page, reader):
 
     page.get_by_text("Cancel this gift").click()
     page.get_by_label("Would you tell us why?").fill("Trying a yearly gift instead")
+    page.get_by_label("Now", exact=True).check()  # not at the end of the paid month
     page.get_by_role("button", name="Cancel my recurring gift").click()
     expect(page.get_by_text("Your recurring gift has been canceled.")).to_be_visible()
     expect(page.get_by_text(re.compile("Ended on"))).to_be_visible()
