@@ -175,6 +175,7 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
         "EMAIL_TOKEN_MAX_AGE": int(env.get("EMAIL_TOKEN_MAX_AGE", str(3 * 24 * 3600))),
         "RESET_TOKEN_MAX_AGE": int(env.get("RESET_TOKEN_MAX_AGE", "3600")),
         "SIGN_IN_TOKEN_MAX_AGE": int(env.get("SIGN_IN_TOKEN_MAX_AGE", "900")),
+        "MANAGE_LINK_MAX_AGE": int(env.get("MANAGE_LINK_MAX_AGE", str(60 * 24 * 3600))),
         "ORGANIZATION_NAME": env.get("ORGANIZATION_NAME", "Meridian News Agency"),
         "ORGANIZATION_ADDRESS": env.get("ORGANIZATION_ADDRESS",
                                         "1 Example Street, Washington, DC 20001, USA"),

@@ -128,5 +128,5 @@ def test_staff_are_told_when_two_featured_campaigns_overlap(signed_in):
                   ends_at=now + timedelta(days=40), featured=True)
     page = signed_in.client.get("/admin/campaigns").get_data(as_text=True)
     assert page.count("are both featured") == 1  # Autumn starts after Summer ends
-    assert "“Spring” and “Summer” are both featured" in page
-    assert "“Spring” (it started first)" in page
+    assert "“<bdi>Spring</bdi>” and “<bdi>Summer</bdi>” are both featured" in page
+    assert "“<bdi>Spring</bdi>” (it started first)" in page

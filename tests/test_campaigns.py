@@ -251,10 +251,10 @@ def test_campaign_page_shows_progress_supporters_and_the_donate_button(client):
     html = client.get("/campaigns/20th-anniversary").get_data(as_text=True)
     assert 'role="progressbar"' in html and 'aria-valuetext="$170 of $10,000 (1%)"' in html
     assert "<strong>years</strong>" in html and "<script>alert" not in html
-    assert "Every gift is matched by The Founding Readers" in html
+    assert "Every gift is matched by <bdi>The Founding Readers</bdi>" in html
     assert ">Amina<" in html and "Rahimi" not in html  # first names only
     assert ">Anonymous<" in html and "Hidden" not in html
-    assert "in memory of Hamid" in html
+    assert "in memory of <bdi>Hamid</bdi>" in html
     assert 'href="/donate?campaign=20th-anniversary&amp;currency=usd"' in html
 
 

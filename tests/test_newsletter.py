@@ -142,7 +142,7 @@ def test_a_verified_reader_gets_the_daily_email_with_one_click_and_stops_it_ther
     assert subscriber.consent_version == CONSENT_VERSION and subscriber.confirmed_at
     assert outbox("reader@example.org") == []  # nothing to confirm
     page = client.get("/account").get_data(as_text=True)
-    assert "You get the daily news e-mail at reader@example.org" in page
+    assert "You get the daily news e-mail at <bdi>reader@example.org</bdi>" in page
     forms.post("/newsletter/mine/stop", page="/account")
     db.session.refresh(subscriber)
     assert subscriber.status == SubscriberStatus.UNSUBSCRIBED

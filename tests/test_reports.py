@@ -61,7 +61,7 @@ def march(app):
     settle(last, refunded=2_000)
     for invoice, when in (("in_failed_march", "2026-03-20T09:00"),
                           ("in_failed_april", "2026-04-02T09:00")):
-        record_payment_failure(monthly, invoice, 1, 1_800, "usd", at(when), "https://x.test")
+        record_payment_failure(monthly, invoice, 1, 1_800, "usd", at(when))
     db.session.commit()
     return Window(at("2026-03-01T00:00").date(), at("2026-03-31T00:00").date())
 

@@ -113,14 +113,16 @@ def test_live_event_for_test_keys_is_refused(send):
     assert "live-mode" in response.get_json()["reason"]
 
 
-def test_only_stripe_and_one_click_unsubscribe_skip_the_csrf_check(app):
-    """Both are posted by machines that hold no form: Stripe, and mail providers doing
-    RFC 8058 one-click unsubscribe (whose signed link is its own proof)."""
+def test_only_stripe_one_click_unsubscribe_and_the_language_switch_skip_the_csrf_check(app):
+    """Stripe and mail providers doing RFC 8058 one-click unsubscribe (whose signed link is
+    its own proof) hold no form; the language switch sits on every page, where a token
+    would give every visitor a session cookie, and changes only how pages are shown."""
     from membership.extensions import csrf
 
     exempt = {view for view in csrf._exempt_views}
     assert exempt == {"membership.payments.routes.stripe_webhook",
-                      "membership.newsletter.routes.unsubscribe"}
+                      "membership.newsletter.routes.unsubscribe",
+                      "membership.site.routes.choose_language"}
 
 
 # One-time gifts ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -70,6 +71,35 @@ def donation_for_receipt_token(token: str) -> Donation | None:
 
 def receipt_link(donation: Donation) -> str:
     return external_url("donations.public_receipt", token=receipt_token(donation))
+
+
+# A recurring gift's own page, for its donor with or without an account: the link in every
+# mail about the gift. It expires (MANAGE_LINK_MAX_AGE) and the donor may disable every
+# link sent so far (the gift's manage_version).
+MANAGE_LINK = "donations.manage-gift"
+
+
+def manage_link(gift: RecurringGift) -> str:
+    token = tokens.make(MANAGE_LINK, {"gift": gift.id, "version": gift.manage_version})
+    return external_url("donations.manage_gift", token=token)
+
+
+def gift_for_manage_token(token: str) -> RecurringGift | None:
+    try:
+        payload = tokens.read(MANAGE_LINK, token, current_app.config["MANAGE_LINK_MAX_AGE"])
+    except tokens.BadToken:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("gift"), int):
+        return None
+    gift = db.session.get(RecurringGift, payload["gift"])
+    if gift is None or gift.donor is None or payload.get("version") != gift.manage_version:
+        return None
+    return gift
+
+
+def revoke_manage_links(gift: RecurringGift) -> None:
+    gift.manage_version += 1
+    db.session.flush()
 
 
 def _gift_details(gift) -> dict:

@@ -207,6 +207,9 @@ class RecurringGift(_GiftDetails, db.Model):
     first_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Part of the gift's signed links (donations.giving.manage_link): raising it disables
+    # every link sent so far.
+    manage_version: Mapped[int] = mapped_column(default=0, server_default="0")
     # Stripe's reason for the end (a CancellationReason); None where the event's API
     # version does not say.
     ended_because: Mapped[str | None] = mapped_column(String(32))

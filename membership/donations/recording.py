@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, select
 from membership.donations.charges import apply_known_charge_state
 from membership.donations.checkout import checkout_by_public_id
 from membership.donations.donors import get_or_create_donor
-from membership.donations.giving import receipt_link
+from membership.donations.giving import manage_link, receipt_link
 from membership.donations.models import (
     Checkout,
     CheckoutStatus,
@@ -136,11 +136,11 @@ def insert_donation(payment: Payment, donor: Donor, details: dict,
               net_delta=payment.amount_cents, counted_delta=1 if payment.amount_cents else 0)
     apply_known_charge_state(donation_id, payment.charge_id, payment.payment_intent_id)
     # An unsaved copy is enough to write the thank-you mail.
-    _thank(Donation(id=donation_id, donor=donor, **values))
+    _thank(Donation(id=donation_id, donor=donor, **values), recurring_gift)
     return donation_id
 
 
-def _thank(donation: Donation) -> None:
+def _thank(donation: Donation, recurring_gift: RecurringGift | None) -> None:
     queue_mail(
         donation.donor.email,
         "donations/thank_you",
@@ -150,6 +150,8 @@ def _thank(donation: Donation) -> None:
         currency=donation.currency,
         receipt_number=donation.receipt_number,
         receipt_link=receipt_link(donation),
+        # A recurring gift's receipt leads to the gift's own page too.
+        manage_link=manage_link(recurring_gift) if recurring_gift else None,
     )
 
 

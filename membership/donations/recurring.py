@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from membership.donations.checkout import checkout_by_public_id
+from membership.donations.giving import manage_link
 from membership.donations.models import (
     CheckoutStatus,
     Donation,
@@ -196,7 +197,6 @@ def record_recurring_payment(payment: Payment, gift: RecurringGift,
 
 def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: int,
                            amount_cents: int, currency: str, failed_at: datetime,
-                           update_card_link: str,
                            authentication_link: str | None = None) -> bool:
     """Record the failed charge once; mark the gift past due and e-mail the donor only
     when that is news: not when the invoice was paid since (a retry that succeeded, its
@@ -223,12 +223,14 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
         queue_mail(gift.donor.email, "donations/confirm_payment",
                    _l("Your bank asks you to confirm your gift"), language=gift.donor.language,
                    frequency=gift.frequency, amount_cents=amount_cents,
-                   currency=gift.currency, link=authentication_link)
+                   currency=gift.currency, link=authentication_link,
+                   manage_link=manage_link(gift))
         return True
+    # The gift's own page: a guest donor fixes the card there without an account.
     queue_mail(gift.donor.email, "donations/payment_failed",
                _l("Your recurring gift could not be charged"), language=gift.donor.language,
                frequency=gift.frequency, amount_cents=gift.amount_cents,
-               currency=gift.currency, link=update_card_link)
+               currency=gift.currency, link=manage_link(gift))
     return True
 
 

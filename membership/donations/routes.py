@@ -40,14 +40,16 @@ from membership.donations.gateway import GatewayError, payment_gateway
 from membership.donations.giving import (
     donation_for_receipt_token,
     donations_for,
+    gift_for_manage_token,
     own_donation_or_none,
     own_recurring_gift_or_none,
     pause_ends,
     recurring_gifts_for,
+    revoke_manage_links,
     skip_ends,
     yearly_statement,
 )
-from membership.donations.models import CheckoutStatus, Frequency
+from membership.donations.models import CheckoutStatus, Frequency, RecurringGift
 from membership.donations.money import AmountError, format_money, to_major
 from membership.donations.recurring import record_cancel_reason
 from membership.errors import form_status
@@ -236,10 +238,9 @@ def giving():
         donations=donations,
         gifts=recurring_gifts_for(current_user),
         years=years,
-        amount_form=ChangeAmountForm(formdata=None),
-        cancel_form=CancelGiftForm(formdata=None),
-        pause_form=PauseGiftForm(formdata=None),
-        manage_form=PostOnlyForm(formdata=None),
+        forms=_manage_forms(),
+        act=lambda action, gift: url_for(f"donations.{ACCOUNT_ENDPOINTS[action]}",
+                                         gift_id=gift.id),
     )
 
 
@@ -269,110 +270,113 @@ def _own_gift_or_404(gift_id: int):
     return gift
 
 
-@bp.post("/account/giving/recurring/<int:gift_id>/card")
-@login_required
-def update_card(gift_id: int):
-    gift = _own_gift_or_404(gift_id)
-    if not PostOnlyForm().validate_on_submit():
-        abort(400)
+def _manage_forms() -> dict:
+    return {"manage": PostOnlyForm(formdata=None), "amount": ChangeAmountForm(formdata=None),
+            "cancel": CancelGiftForm(formdata=None), "pause": PauseGiftForm(formdata=None)}
+
+
+def _change(gift: RecurringGift, action: str, back: str, **back_values):
+    """One change a donor asks of their recurring gift, from the giving page or from the
+    gift's signed link: handed to the payment service, whose webhook brings the new state
+    back; `back` (an endpoint) is the page to return to."""
+    gateway = payment_gateway()
+    page = url_for(back, **back_values)
+    forms = {"amount": ChangeAmountForm, "cancel": CancelGiftForm, "pause": PauseGiftForm}
+    form = forms.get(action, PostOnlyForm)()
+    if not form.validate_on_submit():
+        flash(_("Please choose one of the options offered."), "error")
+        return redirect(page)
     try:
-        url = payment_gateway().update_card_url(gift, external_url("donations.giving"))
-    except GatewayError as error:
-        flash(str(error), "error")
-        return redirect(url_for("donations.giving"))
-    return redirect(url, code=303)
-
-
-@bp.post("/account/giving/recurring/<int:gift_id>/amount")
-@login_required
-def change_amount(gift_id: int):
-    gift = _own_gift_or_404(gift_id)
-    form = ChangeAmountForm()
-    if form.validate_on_submit():
-        try:
+        if action == "card":
+            return redirect(gateway.update_card_url(gift, external_url(back, **back_values)),
+                            code=303)
+        if action == "amount":
             amount_cents = check_amount(form.amount.data, gift.currency)
-            payment_gateway().change_amount(gift, amount_cents)
-        except (AmountError, GatewayError) as error:
-            flash(str(error), "error")
-        else:
-            flash(_("Your new amount of %(amount)s is on its way to the payment service; it "
-                    "shows here once confirmed.", amount=format_money(amount_cents,
-                                                                     gift.currency)), "success")
-    return redirect(url_for("donations.giving"))
-
-
-@bp.post("/account/giving/recurring/<int:gift_id>/cancel")
-@login_required
-def cancel_gift(gift_id: int):
-    gift = _own_gift_or_404(gift_id)
-    form = CancelGiftForm()
-    if form.validate_on_submit():
-        at_period_end = form.when.data == "period_end" and gift.current_period_end is not None
-        try:
-            payment_gateway().cancel(gift, form.reason.data or "", at_period_end=at_period_end)
-        except GatewayError as error:
-            flash(str(error), "error")
-        else:
+            gateway.change_amount(gift, amount_cents)
+            done = _("Your new amount of %(amount)s is on its way to the payment service; "
+                     "it shows here once confirmed.",
+                     amount=format_money(amount_cents, gift.currency))
+        elif action == "cancel":
+            at_period_end = form.when.data == "period_end" and gift.current_period_end is not None
+            gateway.cancel(gift, form.reason.data or "", at_period_end=at_period_end)
             # Only once the payment service has taken it: a failed cancellation keeps no
             # reason for a gift that goes on.
             record_cancel_reason(gift, form.reason.data or "")
             db.session.commit()
-            if at_period_end:
-                flash(_("Your recurring gift ends on %(date)s, when the period you paid for "
-                        "does: nothing more will be charged. Thank you for your support.",
-                        date=format_date(gift.current_period_end, "long")), "success")
-            else:
-                flash(_("Your recurring gift has been canceled. Thank you for your support."),
-                      "success")
-    return redirect(url_for("donations.giving"))
+            done = (_("Your recurring gift ends on %(date)s, when the period you paid for "
+                      "does: nothing more will be charged. Thank you for your support.",
+                      date=format_date(gift.current_period_end, "long")) if at_period_end
+                    else _("Your recurring gift has been canceled. Thank you for your support."))
+        elif action == "pause":
+            gateway.pause(gift, pause_ends(int(form.months.data), utcnow()))
+            done = _("Your gift is paused: nothing is charged until it resumes.")
+        elif action == "skip":
+            ends = skip_ends(gift)
+            if ends is None:
+                raise GatewayError(_("The date of your next gift is not known yet; please "
+                                     "try again in a moment."))
+            gateway.pause(gift, ends)
+            done = _("Your next gift is skipped; the one after it is taken as usual.")
+        elif action == "resume":
+            gateway.resume(gift)
+            done = _("Your gift resumes: the next one is taken on its usual date.")
+        else:  # keep
+            gateway.keep(gift)
+            done = _("Your gift goes on: thank you!")
+    except (AmountError, GatewayError) as error:
+        flash(str(error), "error")
+    else:
+        flash(done, "success")
+    return redirect(page)
 
 
-def _ask_the_gateway(gift_id: int, form, change, done: str):
-    """Hand a change of the reader's gift to the payment service; its webhook brings the
-    new state back."""
-    gift = _own_gift_or_404(gift_id)
-    if form.validate_on_submit():
-        try:
-            change(gift)
-        except GatewayError as error:
-            flash(str(error), "error")
-        else:
-            flash(done, "success")
-    return redirect(url_for("donations.giving"))
+def _account_change(action: str):
+    def view(gift_id: int):
+        return _change(_own_gift_or_404(gift_id), action, "donations.giving")
+    return view
 
 
-@bp.post("/account/giving/recurring/<int:gift_id>/pause")
-@login_required
-def pause_gift(gift_id: int):
-    form = PauseGiftForm()
-    return _ask_the_gateway(gift_id, form, lambda gift: payment_gateway().pause(
-        gift, pause_ends(int(form.months.data), utcnow())),
-        _("Your gift is paused: nothing is charged until it resumes."))
+# The reader's own gifts, from their giving page.
+ACCOUNT_ENDPOINTS: dict[str, str] = {}
+for _action, _endpoint in (("card", "update_card"), ("amount", "change_amount"),
+                           ("cancel", "cancel_gift"), ("pause", "pause_gift"),
+                           ("skip", "skip_gift"), ("resume", "resume_gift"),
+                           ("keep", "keep_gift")):
+    ACCOUNT_ENDPOINTS[_action] = _endpoint
+    bp.add_url_rule(f"/account/giving/recurring/<int:gift_id>/{_action}", _endpoint,
+                    login_required(_account_change(_action)), methods=["POST"])
+GIFT_ACTIONS = ("card", "amount", "cancel", "pause", "skip", "resume", "keep")
 
 
-@bp.post("/account/giving/recurring/<int:gift_id>/skip")
-@login_required
-def skip_gift(gift_id: int):
-    def skip(gift):
-        ends = skip_ends(gift)
-        if ends is None:
-            raise GatewayError(_("The date of your next gift is not known yet; please try "
-                                 "again in a moment."))
-        payment_gateway().pause(gift, ends)
-    return _ask_the_gateway(gift_id, PostOnlyForm(), skip,
-                            _("Your next gift is skipped; the one after it is taken as usual."))
+# A gift from its signed link: a guest donor manages it without an account --------------
+
+def _linked_gift_or_404(token: str) -> RecurringGift:
+    gift = gift_for_manage_token(token)
+    if gift is None:
+        abort(404)
+    return gift
 
 
-@bp.post("/account/giving/recurring/<int:gift_id>/resume")
-@login_required
-def resume_gift(gift_id: int):
-    return _ask_the_gateway(gift_id, PostOnlyForm(), payment_gateway().resume,
-                            _("Your gift resumes: the next one is taken on its usual date."))
+@bp.get("/giving/manage/<token>")
+def manage_gift(token: str):
+    gift = _linked_gift_or_404(token)
+    return render_template(
+        "donations/manage_gift.html", gift=gift, token=token, forms=_manage_forms(),
+        act=lambda action, _gift: url_for("donations.change_linked_gift", token=token,
+                                          action=action))
 
 
-@bp.post("/account/giving/recurring/<int:gift_id>/keep")
-@login_required
-def keep_gift(gift_id: int):
-    return _ask_the_gateway(gift_id, PostOnlyForm(), payment_gateway().keep,
-                            _("Your gift goes on: thank you!"))
+@bp.post("/giving/manage/<token>/<action>")
+def change_linked_gift(token: str, action: str):
+    gift = _linked_gift_or_404(token)
+    if action == "revoke":
+        if PostOnlyForm().validate_on_submit():
+            revoke_manage_links(gift)
+            db.session.commit()
+            flash(_("This link no longer works. The next mail about your gift brings a new "
+                    "one."), "success")
+        return redirect(url_for("site.home"))
+    if action not in GIFT_ACTIONS:
+        abort(404)
+    return _change(gift, action, "donations.manage_gift", token=token)
 

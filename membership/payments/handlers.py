@@ -244,7 +244,6 @@ def on_invoice_payment_failed(invoice: StripeObject, as_of: datetime, gateway: G
         amount_cents=amount(invoice, "amount_due") or 0,
         currency=currency(invoice, "currency", required=True),
         failed_at=as_of,
-        update_card_link=external_url("donations.giving"),
         authentication_link=authentication_link,
     )
     return EventStatus.PROCESSED

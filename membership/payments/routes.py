@@ -17,7 +17,12 @@ from sqlalchemy import select
 from membership.donations.checkout import campaign_offer
 from membership.donations.gateway import GatewayError
 from membership.donations.giving import own_donation_or_none, own_recurring_gift_or_none
-from membership.donations.models import Checkout, CheckoutStatus, SubscriptionStatus
+from membership.donations.models import (
+    Checkout,
+    CheckoutStatus,
+    RecurringGift,
+    SubscriptionStatus,
+)
 from membership.extensions import csrf, db, limiter
 from membership.payments import sandbox
 from membership.payments.forms import SandboxActionForm
@@ -79,9 +84,15 @@ def checkout(session_id: str):
 
 
 @sandbox_bp.route("/update-card/<int:gift_id>", methods=["GET", "POST"])
-@login_required
 def update_card(gift_id: int):
-    gift = own_recurring_gift_or_none(current_user, gift_id)
+    """Stripe's Customer Portal, played: like a portal session's URL, the `session` it is
+    opened with is the permission (a guest donor comes from the gift's own page), and it
+    goes back where the session says; signed in, the reader's own gift is enough."""
+    session = sandbox.portal_session(request.args.get("session", ""), gift_id)
+    if session is None and not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    gift = own_recurring_gift_or_none(current_user, gift_id) if session is None else (
+        db.session.get(RecurringGift, gift_id))
     if gift is None:
         abort(404)
     form = SandboxActionForm()
@@ -89,7 +100,7 @@ def update_card(gift_id: int):
         if gift.status == SubscriptionStatus.PAST_DUE:
             sandbox.pay_open_renewal(gift)
         flash(_("Your card has been updated."), "success")
-        return redirect(url_for("donations.giving"))
+        return redirect(safe_next_url(session) or url_for("donations.giving"))
     return render_template("payments/sandbox_update_card.html", gift=gift, form=form)
 
 

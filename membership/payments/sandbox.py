@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import stripe
 from flask import Flask, current_app, url_for
 
+from membership import tokens
 from membership.donations.gateway import CheckoutSession, GatewayError
 from membership.donations.models import INTERVALS, Checkout, Donation, Frequency, RecurringGift
 from membership.donations.money import to_major, to_minor
@@ -53,7 +54,9 @@ class SandboxGateway:
             back=back.path + (f"?{back.query}" if back.query else "")))
 
     def update_card_url(self, gift: RecurringGift, return_url: str) -> str:
-        return url_for("sandbox.update_card", gift_id=gift.id)
+        back = urlsplit(return_url)
+        return url_for("sandbox.update_card", gift_id=gift.id, session=tokens.make(
+            PORTAL_SESSION, {"gift": gift.id, "return": back.path}))
 
     def change_amount(self, gift: RecurringGift, amount_cents: int) -> None:
         deliver([event("customer.subscription.updated",
@@ -106,6 +109,21 @@ class SandboxGateway:
 
 
 # Stripe-shaped objects ----------------------------------------------------------------------
+
+PORTAL_SESSION = "sandbox.portal-session"
+PORTAL_SESSION_AGE = 3600  # Stripe's portal sessions last a few minutes; a sandbox hour
+
+
+def portal_session(token: str, gift_id: int) -> str | None:
+    """The page a valid portal session of this gift returns to; None when it is not one."""
+    try:
+        session = tokens.read(PORTAL_SESSION, token, PORTAL_SESSION_AGE)
+    except tokens.BadToken:
+        return None
+    if not isinstance(session, dict) or session.get("gift") != gift_id:
+        return None
+    return str(session.get("return") or "/")
+
 
 def after(gift: RecurringGift) -> int:
     """A time for the gift's next event: now, or a second after the newest event it has

@@ -21,7 +21,7 @@ from membership.accounts.services import request_password_reset
 from membership.admin.audit import changes
 from membership.admin.models import AuditEntry
 from membership.donations.donors import link_donor_to_account
-from membership.donations.giving import receipt_token
+from membership.donations.giving import manage_link, receipt_token
 from membership.donations.models import Donation
 from membership.extensions import db
 from membership.mail.models import OutboxMessage
@@ -93,6 +93,7 @@ class World:
     subscriber_link: str
     confirm_link: str
     reset_link: str
+    manage_link: str
     year: int
 
 
@@ -148,6 +149,7 @@ def world(app, client, reader, staff) -> World:
         subscriber_link=subscriber_token(guest_subscriber.public_id),
         confirm_link=last_link("subscriber@example.org"),
         reset_link=last_link("reader@example.org"),
+        manage_link=urlsplit(manage_link(monthly)).path,
         year=datetime.now(UTC).year,
     )
     db.session.rollback()  # the server writes next: hold no read transaction open
@@ -175,6 +177,7 @@ def visitor_pages(world: World) -> list[Page]:
         Page("accounts.reset_password", world.reset_link, then=send_empty),
         Page("accounts.verify_email", "/account/verify/not-a-link"),
         Page("accounts.sign_in_link", "/account/login/link", then=send_empty),
+        Page("donations.manage_gift", world.manage_link),
         Page("accounts.sign_in_with_link", "/account/login/link/not-a-link"),
     ]
 
@@ -359,7 +362,7 @@ def test_a_gift_in_the_sandbox_passes_axe(new_context, world, axe_source):
 
 def test_every_page_is_declared(app):
     """Every GET endpoint that answers with a page is in one of the lists above."""
-    world = World(*(["x"] * 13))
+    world = World(*(["x"] * 14))
     declared = {page.endpoint for pages in (visitor_pages, reader_pages, staff_pages)
                 for page in pages(world)} | checked_in_the_browser()
     pages = {rule.endpoint for rule in app.url_map.iter_rules()

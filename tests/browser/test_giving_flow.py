@@ -9,7 +9,7 @@ from sqlalchemy import select
 from membership.donations.models import Donation, RecurringGift
 from membership.extensions import db
 from tests.browser.conftest import log_in, screenshot
-from tests.builders import make_campaign
+from tests.builders import last_link, make_campaign, outbox
 
 pytestmark = pytest.mark.browser
 
@@ -78,3 +78,28 @@ def test_gift_form_errors_show_next_to_the_field_without_javascript(browser, liv
     page.get_by_role("button", name="Continue to secure payment").click()
     expect(page.locator("#amount-error")).to_have_text("Please use at most 2 decimals.")
     context.close()
+
+
+def test_a_guest_fixes_a_failed_card_from_the_mail_link(page):
+    """No account: the failure mail's link opens the gift's own page, whose card button
+    goes to the (sandbox) Customer Portal and back."""
+    page.goto("/donate?frequency=monthly&amount=18")
+    page.get_by_label("E-mail address").fill("guest@example.org")
+    page.get_by_role("button", name="Continue to secure payment").click()
+    page.get_by_role("button", name="Pay, then fail the next renewal").click()
+    expect(page.get_by_role("heading", name="Thank you for your gift")).to_be_visible(
+        timeout=15_000)
+    db.session.rollback()
+    failure = [m for m in outbox("guest@example.org") if m.template == "donations/payment_failed"]
+    assert failure, "no failure mail"
+    page.goto(last_link("guest@example.org"))
+    expect(page.get_by_role("heading", name="Your recurring gift")).to_be_visible()
+    expect(page.get_by_text("payment failed, retrying")).to_be_visible()
+    screenshot(page, "manage-gift-failed")
+    page.get_by_role("button", name="Update card").click()
+    page.get_by_role("button", name="Save the new card").click()
+    expect(page.get_by_text("Your card has been updated.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your recurring gift")).to_be_visible()
+    expect(page.locator(".badge")).to_have_text("active")
+    db.session.rollback()
+    assert db.session.scalar(select(RecurringGift.status)) == "active"
