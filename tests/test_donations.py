@@ -508,3 +508,25 @@ def test_the_gift_form_says_a_campaign_has_ended_before_anything_is_typed(client
                   ends_at=now + timedelta(days=30))
     assert "The campaign “<bdi>Next spring</bdi>” opens on" in client.get(
         "/donate?campaign=soon").get_data(as_text=True)
+
+
+def test_after_a_one_time_gift_the_thank_you_page_makes_it_monthly_in_one_click(client, forms):
+    paid = pay(forms, give(forms, amount="50"))
+    thank_you = client.get(paid.headers["Location"]).get_data(as_text=True)
+    assert "Make it monthly?" in thank_you and ">$18 a month</button>" in thank_you
+    one_time = db.session.scalar(select(Checkout))
+    response = forms.post("/donate/thank-you/monthly", {"gift": one_time.public_id,
+                                                         "amount": "18"},
+                          page=paid.headers["Location"])
+    assert response.status_code == 303 and "/sandbox/checkout/" in response.headers["Location"]
+    monthly = db.session.scalar(select(Checkout).where(Checkout.id != one_time.id))
+    assert (monthly.frequency, monthly.amount_cents, monthly.donor_id) == (
+        "monthly", 1800, one_time.donor_id)
+    # Not for a gift that is not a paid one-time gift, nor for a made-up one.
+    for gift in (monthly.public_id, "nonsense", ""):
+        assert forms.post("/donate/thank-you/monthly", {"gift": gift, "amount": "18"},
+                          page=paid.headers["Location"]).status_code == 404
+    bad = forms.post("/donate/thank-you/monthly", {"gift": one_time.public_id,
+                                                    "amount": "0"}, page=paid.headers["Location"])
+    assert bad.status_code == 302
+    assert db.session.query(Checkout).count() == 2

@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     RadioField,
     SelectField,
     StringField,
@@ -178,6 +179,11 @@ class CancelGiftForm(FlaskForm):
                       choices=[SelectChoice("period_end",
                                             _l("At the end of the period already paid for")),
                                SelectChoice("now", _l("Now"))])
+
+
+class MakeItMonthlyForm(FlaskForm):
+    gift = HiddenField(validators=[DataRequired(), Length(max=64)])
+    amount = StringField(validators=[DataRequired(), Length(max=32)])  # the button's value
 
 
 class PauseGiftForm(FlaskForm):

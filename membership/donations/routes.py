@@ -33,6 +33,7 @@ from membership.donations.forms import (
     CancelGiftForm,
     ChangeAmountForm,
     DonateForm,
+    MakeItMonthlyForm,
     PauseGiftForm,
     check_amount,
 )
@@ -49,7 +50,7 @@ from membership.donations.giving import (
     skip_ends,
     yearly_statement,
 )
-from membership.donations.models import CheckoutStatus, Frequency, RecurringGift
+from membership.donations.models import Checkout, CheckoutStatus, Frequency, RecurringGift
 from membership.donations.money import AmountError, format_money, to_major
 from membership.donations.recurring import record_cancel_reason
 from membership.errors import form_status
@@ -182,21 +183,11 @@ def donate():
         # The pending gift is kept even if the payment page cannot be opened.
         db.session.commit()
         try:
-            session = payment_gateway().create_checkout(
-                checkout,
-                success_url=external_url("donations.thank_you", gift=checkout.public_id),
-                cancel_url=external_url("donations.donate", amount=form.amount.data,
-                                        frequency=checkout.frequency,
-                                        campaign=checkout.campaign or None),
-            )
+            return _payment_page(checkout, form.amount.data)
         except GatewayError as error:
             form.amount.errors.append(_("We could not open the payment page: %(reason)s "
                                         "Nothing was charged. Please try again.",
                                         reason=str(error)))
-        else:
-            checkout.stripe_session_id = session.id
-            db.session.commit()
-            return redirect(session.url, code=303)
     status = form_status(form)
     offer = campaign_offer(form.campaign.data)
     html = render_template(
@@ -209,13 +200,62 @@ def donate():
     return html, status
 
 
+def _payment_page(checkout: Checkout, amount_typed: str):
+    """Open Stripe Checkout for a pending gift (GatewayError when it cannot be opened)."""
+    session = payment_gateway().create_checkout(
+        checkout,
+        success_url=external_url("donations.thank_you", gift=checkout.public_id),
+        cancel_url=external_url("donations.donate", amount=amount_typed,
+                                frequency=checkout.frequency,
+                                campaign=checkout.campaign or None),
+    )
+    checkout.stripe_session_id = session.id
+    db.session.commit()
+    return redirect(session.url, code=303)
+
+
+@bp.post("/donate/thank-you/monthly")
+@limiter.limit(_donate_limit)
+def make_it_monthly():
+    """The thank-you page's offer after a one-time gift: the same donor, a monthly gift of
+    one of the suggested amounts, in one click to the payment page."""
+    form = MakeItMonthlyForm()
+    one_time = checkout_by_public_id(form.gift.data if isinstance(form.gift.data, str) else None)
+    if (one_time is None or one_time.status != CheckoutStatus.PAID
+            or one_time.frequency != Frequency.ONCE):
+        abort(404)
+    back = url_for("donations.thank_you", gift=one_time.public_id)
+    if not form.validate_on_submit():
+        return redirect(back)
+    try:
+        amount_cents = check_amount(form.amount.data, one_time.currency)
+    except AmountError as error:
+        flash(str(error), "error")
+        return redirect(back)
+    offer = campaign_offer(one_time.campaign)
+    running = offer is not None and offer.starts_at <= utcnow() < offer.ends_at
+    checkout = start_checkout(GiftChoice(
+        email=one_time.donor.email, name=one_time.donor.name, amount_cents=amount_cents,
+        currency=one_time.currency, frequency=Frequency.MONTHLY,
+        campaign=one_time.campaign if running else None, anonymous=one_time.anonymous))
+    db.session.commit()
+    try:
+        return _payment_page(checkout, form.amount.data)
+    except GatewayError as error:
+        flash(_("We could not open the payment page: %(reason)s Nothing was charged. Please "
+                "try again.", reason=str(error)), "error")
+        return redirect(back)
+
+
 @bp.get("/donate/thank-you")
 def thank_you():
     checkout = checkout_by_public_id(request.args.get("gift"))
     if checkout is None:
         abort(404)
     return render_template("donations/thank_you.html", checkout=checkout,
-                           confirmed=checkout.status == CheckoutStatus.PAID)
+                           confirmed=checkout.status == CheckoutStatus.PAID,
+                           monthly=_suggested_amounts(None)[Frequency.MONTHLY],
+                           upgrade=MakeItMonthlyForm(formdata=None))
 
 
 @bp.get("/donate/receipt/<token>")
