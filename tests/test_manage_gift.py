@@ -41,6 +41,9 @@ def test_the_failure_mail_leads_a_guest_to_fix_the_card(client, forms, failed_gi
     html = page.get_data(as_text=True)
     assert "payment failed, retrying" in html and "guest@example.org" in html
     assert "Create an account" in html  # offered, not required
+    # Each charge with its outcome, newest first: the failed renewal, the first payment.
+    text = " ".join(html.split())
+    assert text.index('$18 · <span class="error">failed (try 1)') < text.index("$18 · paid")
 
     portal = forms.post(f"{link}/card", page=link)
     assert portal.status_code == 303 and "/sandbox/update-card/" in portal.headers["Location"]

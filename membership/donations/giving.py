@@ -4,6 +4,7 @@ statements, and what their account's export and closing do to them."""
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -14,7 +15,14 @@ from membership import tokens
 from membership.accounts.models import User
 from membership.accounts.services import AccountError
 from membership.donations.gateway import GatewayError, payment_gateway
-from membership.donations.models import ENDED_STATUSES, Donation, Donor, Frequency, RecurringGift
+from membership.donations.models import (
+    ENDED_STATUSES,
+    Donation,
+    Donor,
+    Frequency,
+    PaymentFailure,
+    RecurringGift,
+)
 from membership.donations.money import format_money
 from membership.extensions import db
 from membership.types import isoformat
@@ -151,6 +159,36 @@ def cancel_recurring_gifts(user: User) -> list[str]:
         stopped.append(_("Your recurring gift of %(gift)s is cancelled: nothing more will "
                          "be charged.", gift=description))
     return stopped
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One charge of a recurring gift as its donor reads it: paid (a donation, perhaps
+    refunded since) or failed (one of Stripe's tries)."""
+    at: datetime
+    amount_cents: int
+    currency: str
+    donation: Donation | None = None
+    attempt: int | None = None  # the failed try's number
+
+
+def payment_attempts(gifts: list[RecurringGift], most: int = 12) -> dict[int, list[Attempt]]:
+    """The latest charges of each gift, paid and failed, newest first."""
+    ids = [gift.id for gift in gifts]
+    if not ids:
+        return {}
+    attempts: dict[int, list[Attempt]] = {gift_id: [] for gift_id in ids}
+    for donation in db.session.scalars(select(Donation).where(
+            Donation.recurring_gift_id.in_(ids))):
+        attempts[donation.recurring_gift_id].append(Attempt(
+            donation.created_at, donation.amount_cents, donation.currency, donation=donation))
+    for failure in db.session.scalars(select(PaymentFailure).where(
+            PaymentFailure.recurring_gift_id.in_(ids))):
+        attempts[failure.recurring_gift_id].append(Attempt(
+            failure.created_at, failure.amount_cents, failure.currency,
+            attempt=failure.attempt_count))
+    return {gift_id: sorted(rows, key=lambda row: row.at, reverse=True)[:most]
+            for gift_id, rows in attempts.items()}
 
 
 def pause_ends(months: int, now: datetime) -> datetime | None:

@@ -45,6 +45,7 @@ from membership.donations.giving import (
     own_donation_or_none,
     own_recurring_gift_or_none,
     pause_ends,
+    payment_attempts,
     recurring_gifts_for,
     revoke_manage_links,
     skip_ends,
@@ -272,13 +273,15 @@ def public_receipt(token: str):
 @login_required
 def giving():
     donations = donations_for(current_user)
+    gifts = recurring_gifts_for(current_user)
     years = sorted({donation.created_at.year for donation in donations}, reverse=True)
     return render_template(
         "donations/giving.html",
         donations=donations,
-        gifts=recurring_gifts_for(current_user),
+        gifts=gifts,
         years=years,
         forms=_manage_forms(),
+        attempts=payment_attempts(gifts),
         act=lambda action, gift: url_for(f"donations.{ACCOUNT_ENDPOINTS[action]}",
                                          gift_id=gift.id),
     )
@@ -402,6 +405,7 @@ def manage_gift(token: str):
     gift = _linked_gift_or_404(token)
     return render_template(
         "donations/manage_gift.html", gift=gift, token=token, forms=_manage_forms(),
+        attempts=payment_attempts([gift]),
         act=lambda action, _gift: url_for("donations.change_linked_gift", token=token,
                                           action=action))
 
