@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from membership.config import load_config
 from membership.extensions import babel, csrf, db, limiter, login_manager, migrate
-from membership.i18n import LANGUAGES, isolate, select_locale, text_direction
+from membership.i18n import LANGUAGES, isolate, select_locale, text_direction, vary_by_language
 from membership.inputs import register_input_guards
 from membership.observability import register_observability
 from membership.security import register_security_headers
@@ -66,6 +66,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    app.after_request(vary_by_language)
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"

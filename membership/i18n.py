@@ -46,3 +46,11 @@ def isolate(value) -> Markup:
     """`<bdi>`: an English title, an address or a name inside an Arabic or Hebrew sentence
     keeps its own direction and leaves the sentence's alone."""
     return Markup("<bdi>%s</bdi>") % value
+
+
+def vary_by_language(response):
+    """Pages differ by Accept-Language and by the language cookie: say so to caches."""
+    if response.mimetype == "text/html":
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+    return response

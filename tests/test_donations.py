@@ -288,7 +288,9 @@ def test_a_pause_stops_collecting_until_it_ends_or_is_resumed(client, forms, mon
     db.session.rollback()
     gift = db.session.get(RecurringGift, gift_id)
     assert gift.collection_paused and not gift.is_collecting
-    assert 55 <= (gift.collection_resumes_at - datetime.now(UTC)).days <= 62
+    # Two monthly payments are skipped: the pause ends a day after the second was due.
+    assert timedelta(days=28) < gift.collection_resumes_at - gift.current_period_end <= (
+        timedelta(days=32))
     page = client.get("/account/giving").get_data(as_text=True)
     assert f"no gift is taken until {gift.collection_resumes_at:%Y-%m-%d}" in page
     assert "Resume my gift now" in page
@@ -530,3 +532,21 @@ def test_after_a_one_time_gift_the_thank_you_page_makes_it_monthly_in_one_click(
                                                     "amount": "0"}, page=paid.headers["Location"])
     assert bad.status_code == 302
     assert db.session.query(Checkout).count() == 2
+
+
+def test_a_pause_of_months_skips_as_many_monthly_payments():
+    from types import SimpleNamespace
+
+    from membership.donations.giving import pause_ends
+
+    now = datetime(2027, 1, 10, 9, tzinfo=UTC)
+    monthly = SimpleNamespace(frequency="monthly",
+                              current_period_end=datetime(2027, 1, 31, 10, tzinfo=UTC))
+    assert [pause_ends(n, monthly, now) for n in (1, 2, 3)] == [
+        datetime(2027, 2, 1, 10, tzinfo=UTC),   # the January 31st payment is skipped
+        datetime(2027, 3, 1, 10, tzinfo=UTC),   # and February's (28th, its last day)
+        datetime(2027, 4, 1, 10, tzinfo=UTC)]   # and March's 31st
+    assert pause_ends(0, monthly, now) is None  # until resumed
+    yearly = SimpleNamespace(frequency="yearly", current_period_end=None)
+    assert pause_ends(1, yearly, datetime(2027, 1, 31, tzinfo=UTC)) == datetime(
+        2027, 2, 28, tzinfo=UTC)

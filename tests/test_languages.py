@@ -219,3 +219,26 @@ def test_staff_see_statuses_and_chart_titles_in_their_language(client, forms):
     assert any(gross_by.replace("%(period)s", period) in page for period in periods)
     assert "Gross by" not in page
     assert 'transform="matrix(-1 0 0 1' in page  # the charts run from the right
+
+
+def test_an_unconfirmed_account_does_not_choose_a_subscribers_language(client, forms,
+                                                                      flask_command, app):
+    """Found in review: a stranger's unconfirmed sign-up with a subscriber's address
+    changed the language of that subscriber's daily e-mail."""
+    db.session.add(Story(url="https://news.example.org/1", title="Gaza ceasefire talks resume",
+                         published_at=datetime(2026, 11, 23, 9, tzinfo=UTC)))
+    db.session.commit()
+    forms.post("/newsletter", {"email": "victim@example.org", "consent": "y"})
+    client.get(last_link("victim@example.org"))
+    stranger = type(forms)(app.test_client())
+    stranger.client.set_cookie("language", "he")
+    stranger.post("/account/signup", {"email": "victim@example.org",
+                                      "password": "a stranger's pass"})
+    assert flask_command("newsletter", "send-digest", "--date", "2026-11-23").returncode == 0
+    [digest] = [m for m in outbox("victim@example.org") if m.template == "newsletter/digest"]
+    assert digest.language == "en"
+
+
+def test_pages_tell_caches_they_vary_by_language(client):
+    vary = client.get("/donate").headers["Vary"]
+    assert "Accept-Language" in vary and "Cookie" in vary

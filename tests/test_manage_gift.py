@@ -96,3 +96,33 @@ def test_a_monthly_receipt_carries_the_gifts_link(forms):
     forms.post(response.headers["Location"], {"action": "pay"})
     [thanks] = [m for m in outbox("guest@example.org") if m.template == "donations/thank_you"]
     assert thanks.context["manage_link"].split("/giving/manage/", 1)[1]
+
+
+def test_a_deleted_account_or_an_ended_gift_takes_no_changes_from_old_links(
+        app, client, forms, failed_gift):
+    """Found in review: after the donor deleted their account, the links in their old
+    mails still opened the gift and its card page."""
+    link = last_link("guest@example.org")
+    forms.post(f"{link}/cancel", {"reason": "", "when": "now"}, page=link)
+    assert gift(failed_gift.id).status == "canceled"
+    for action, data in (("pause", {"months": "1"}), ("amount", {"amount": "30"}),
+                         ("keep", {})):
+        forms.post(f"{link}/{action}", data, page=link)
+    ended = gift(failed_gift.id)
+    assert not ended.collection_paused and ended.amount_cents == 1800
+
+    forms.post("/account/signup", {"email": "guest@example.org",
+                                   "password": "a sturdy passphrase"})
+    client.get(last_link("guest@example.org"))  # confirms the address: the gifts join it
+    forms.post("/account/delete", {"password": "a sturdy passphrase", "confirm": "y"},
+               page="/account")
+    assert client.get(link).status_code == 404
+
+
+def test_taking_a_cancellation_back_forgets_its_reason(forms, failed_gift):
+    link = last_link("guest@example.org")
+    forms.post(f"{link}/cancel", {"reason": "Too expensive"}, page=link)
+    assert gift(failed_gift.id).cancel_reason == "Too expensive"
+    forms.post(f"{link}/keep", page=link)
+    kept = gift(failed_gift.id)
+    assert kept.cancel_reason is None and not kept.cancel_at_period_end

@@ -104,3 +104,27 @@ def test_a_confirmed_account_keeps_its_password(client, forms):
     db.session.rollback()
     other = type(forms)(client.application.test_client())
     assert other.login("rana@example.org", "a sturdy passphrase").status_code == 302
+
+
+def test_a_change_of_address_asked_before_the_takeover_does_not_go_through(client, forms, app):
+    """Found in review: a stranger signed up with the address and asked to move the account
+    to their own address; its owner signs in by link; the stranger's link must be dead."""
+    stranger = type(forms)(app.test_client())
+    stranger.post("/account/signup", {"email": "layla@example.org",
+                                      "password": "a stranger's pass"})
+    stranger.post("/account/email", {"email": "stranger@evil.example",
+                                     "password": "a stranger's pass"}, page="/account")
+    moving = last_link("stranger@evil.example")
+    ask(forms, "layla@example.org")
+    assert client.get(last_link("layla@example.org")).status_code == 302
+    assert stranger.client.get(moving).status_code == 400
+    db.session.rollback()
+    assert db.session.scalar(select(User.email)) == "layla@example.org"
+
+
+def test_a_link_mailed_to_an_address_the_account_left_signs_nobody_in(client, forms, reader):
+    ask(forms, "reader@example.org")
+    link = last_link("reader@example.org")
+    db.session.get(User, reader.id).email = "rana@example.org"
+    db.session.commit()
+    assert client.get(link).status_code == 400

@@ -132,7 +132,12 @@ def authenticate(email: str, password: str) -> User | None:
 def _check_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
+    except VerificationError:
+        return False
+    except InvalidHashError:
+        # No usable password (sign-in by link only): the same work as a wrong one, so
+        # the time a log-in takes does not tell which accounts these are.
+        _check_password(_DUMMY_HASH, password)
         return False
 
 
@@ -248,8 +253,8 @@ def request_sign_in_link(email: str, next_path: str | None) -> None:
         return
     user.sign_in_nonce = secrets.token_urlsafe(16)
     db.session.flush()
-    token = make_token(SIGN_IN_LINK, {"user": user.id, "nonce": user.sign_in_nonce,
-                                      "next": next_path})
+    token = make_token(SIGN_IN_LINK, {"user": user.id, "email": user.email,
+                                      "nonce": user.sign_in_nonce, "next": next_path})
     queue_mail(user.email, "accounts/sign_in_link", _l("Your sign-in link"),
                language=user.language,
                link=external_url("accounts.sign_in_with_link", token=token),
@@ -260,6 +265,8 @@ def use_sign_in_link(token: str) -> tuple[User, str | None]:
     """The account the link signs in, and the page it was asked from. Once: the nonce is
     compared and cleared in one statement, so two clicks at once sign in one."""
     user, payload = _account_for_token(SIGN_IN_LINK, token, "SIGN_IN_TOKEN_MAX_AGE")
+    if payload.get("email") != user.email:  # mailed to an address the account left since
+        raise InvalidToken(_("This link has already been used or is no longer valid."))
     used = db.session.execute(
         update(User).where(User.id == user.id, User.sign_in_nonce.is_not(None),
                            User.sign_in_nonce == str(payload.get("nonce")))
@@ -272,7 +279,8 @@ def use_sign_in_link(token: str) -> tuple[User, str | None]:
         # The inbox's owner takes the address over: a password chosen before by whoever
         # signed up with it (perhaps not them) stops working, and so do its sign-ins.
         user.password_hash = UNUSABLE_PASSWORD
-        user.session_token = new_session_token()
+        user.session_token = new_session_token()  # an address change asked before dies too
+        user.name, user.language = "", current_language()
         end_other_sessions(user)
         user.email_verified_at = utcnow()
         db.session.flush()
@@ -322,7 +330,10 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
         raise AccountError(_("This is already your e-mail address."))
     if email_exists(new_email):
         raise EmailTaken(_("An account with this e-mail address already exists."))
-    token = make_token(CHANGE_EMAIL, {"user": user.id, "old": user.email, "new": new_email})
+    # The session token too: a takeover of the address (use_sign_in_link) or a password
+    # reset rotates it, and a change asked before then must not go through after.
+    token = make_token(CHANGE_EMAIL, {"user": user.id, "old": user.email, "new": new_email,
+                                      "session": user.session_token})
     queue_mail(
         new_email,
         "accounts/change_email",
@@ -335,7 +346,7 @@ def request_email_change(user: User, new_email: str, password: str) -> None:
 
 def confirm_email_change(token: str) -> User:
     user, payload = _account_for_token(CHANGE_EMAIL, token, "EMAIL_TOKEN_MAX_AGE")
-    if user.email != payload.get("old"):
+    if user.email != payload.get("old") or user.session_token != payload.get("session"):
         raise InvalidToken(_("This link has already been used or is no longer valid."))
     new_email = payload["new"]
     if email_exists(new_email):

@@ -68,4 +68,6 @@ def anonymize_donor_records(user: User) -> None:
             for record in db.session.scalars(select(model).where(model.donor_id == donor.id)):
                 record.dedication_name = None
                 record.dedication_message = None
+                if model is RecurringGift:
+                    record.manage_version += 1  # the links in earlier mails stop working
     db.session.flush()

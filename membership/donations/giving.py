@@ -191,16 +191,24 @@ def payment_attempts(gifts: list[RecurringGift], most: int = 12) -> dict[int, li
             for gift_id, rows in attempts.items()}
 
 
-def pause_ends(months: int, now: datetime) -> datetime | None:
-    """When a pause of `months` months from `now` ends (None: until resumed)."""
+def pause_ends(months: int, gift: RecurringGift, now: datetime) -> datetime | None:
+    """When a pause of `months` months ends (None: until resumed). A monthly gift skips
+    its next `months` payments: the pause ends a day after the last of them was due.
+    Otherwise (a yearly gift, or a next payment not known yet) it counts from `now`."""
     if months == 0:
         return None
-    index = now.year * 12 + now.month - 1 + months
+    if gift.frequency == Frequency.MONTHLY and gift.current_period_end is not None:
+        return _months_later(gift.current_period_end, months - 1) + timedelta(days=1)
+    return _months_later(now, months)
+
+
+def _months_later(moment: datetime, months: int) -> datetime:
+    """The same day `months` months later, or that month's last day (from January 31st,
+    the last day of February)."""
+    index = moment.year * 12 + moment.month - 1 + months
     year, month = index // 12, index % 12 + 1
-    # The same day of that month, or its last day (a pause from January 31st ends on the
-    # last day of February).
-    return now.replace(year=year, month=month,
-                       day=min(now.day, calendar.monthrange(year, month)[1]))
+    return moment.replace(year=year, month=month,
+                          day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
 def skip_ends(gift: RecurringGift) -> datetime | None:

@@ -51,7 +51,13 @@ from membership.donations.giving import (
     skip_ends,
     yearly_statement,
 )
-from membership.donations.models import Checkout, CheckoutStatus, Frequency, RecurringGift
+from membership.donations.models import (
+    ENDED_STATUSES,
+    Checkout,
+    CheckoutStatus,
+    Frequency,
+    RecurringGift,
+)
 from membership.donations.money import AmountError, format_money, to_major
 from membership.donations.recurring import record_cancel_reason
 from membership.errors import form_status
@@ -326,6 +332,9 @@ def _change(gift: RecurringGift, action: str, back: str, **back_values):
     page = url_for(back, **back_values)
     forms = {"amount": ChangeAmountForm, "cancel": CancelGiftForm, "pause": PauseGiftForm}
     form = forms.get(action, PostOnlyForm)()
+    if gift.status in ENDED_STATUSES:
+        flash(_("This gift has ended: nothing more is charged."), "info")
+        return redirect(page)
     if not form.validate_on_submit():
         flash(_("Please choose one of the options offered."), "error")
         return redirect(page)
@@ -351,7 +360,7 @@ def _change(gift: RecurringGift, action: str, back: str, **back_values):
                       date=format_date(gift.current_period_end, "long")) if at_period_end
                     else _("Your recurring gift has been canceled. Thank you for your support."))
         elif action == "pause":
-            gateway.pause(gift, pause_ends(int(form.months.data), utcnow()))
+            gateway.pause(gift, pause_ends(int(form.months.data), gift, utcnow()))
             done = _("Your gift is paused: nothing is charged until it resumes.")
         elif action == "skip":
             ends = skip_ends(gift)
@@ -365,6 +374,8 @@ def _change(gift: RecurringGift, action: str, back: str, **back_values):
             done = _("Your gift resumes: the next one is taken on its usual date.")
         else:  # keep
             gateway.keep(gift)
+            record_cancel_reason(gift, "")  # the reason was for a cancellation taken back
+            db.session.commit()
             done = _("Your gift goes on: thank you!")
     except (AmountError, GatewayError) as error:
         flash(str(error), "error")

@@ -10,7 +10,7 @@ from functools import cache
 
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from membership.accounts.models import User
 from membership.extensions import db
@@ -56,7 +56,8 @@ def send_digest(day: date, batch: int = BATCH) -> DigestRun:
     language = func.coalesce(User.language, Subscriber.language, DEFAULT_LANGUAGE)
     while subscribers := db.session.execute(
             select(Subscriber.id, Subscriber.public_id, Subscriber.email, language)
-            .outerjoin(User, User.email == Subscriber.email).where(
+            .outerjoin(User, and_(User.email == Subscriber.email,
+                                  User.email_verified_at.is_not(None))).where(
                 Subscriber.status == SubscriberStatus.CONFIRMED, Subscriber.id > last_id)
             .order_by(Subscriber.id).limit(batch)).all():
         last_id = subscribers[-1].id

@@ -88,11 +88,12 @@ def update_card(gift_id: int):
     """Stripe's Customer Portal, played: like a portal session's URL, the `session` it is
     opened with is the permission (a guest donor comes from the gift's own page), and it
     goes back where the session says; signed in, the reader's own gift is enough."""
-    session = sandbox.portal_session(request.args.get("session", ""), gift_id)
+    gift = db.session.get(RecurringGift, gift_id)
+    session = sandbox.portal_session(request.args.get("session", ""), gift)
     if session is None and not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()
-    gift = own_recurring_gift_or_none(current_user, gift_id) if session is None else (
-        db.session.get(RecurringGift, gift_id))
+    if session is None:
+        gift = own_recurring_gift_or_none(current_user, gift_id)
     if gift is None:
         abort(404)
     form = SandboxActionForm()

@@ -56,7 +56,8 @@ class SandboxGateway:
     def update_card_url(self, gift: RecurringGift, return_url: str) -> str:
         back = urlsplit(return_url)
         return url_for("sandbox.update_card", gift_id=gift.id, session=tokens.make(
-            PORTAL_SESSION, {"gift": gift.id, "return": back.path}))
+            PORTAL_SESSION, {"gift": gift.id, "version": gift.manage_version,
+                             "return": back.path}))
 
     def change_amount(self, gift: RecurringGift, amount_cents: int) -> None:
         deliver([event("customer.subscription.updated",
@@ -114,13 +115,15 @@ PORTAL_SESSION = "sandbox.portal-session"
 PORTAL_SESSION_AGE = 3600  # Stripe's portal sessions last a few minutes; a sandbox hour
 
 
-def portal_session(token: str, gift_id: int) -> str | None:
-    """The page a valid portal session of this gift returns to; None when it is not one."""
+def portal_session(token: str, gift: RecurringGift | None) -> str | None:
+    """The page a valid portal session of this gift returns to; None when it is not one
+    (nor one opened before the donor disabled the gift's links)."""
     try:
         session = tokens.read(PORTAL_SESSION, token, PORTAL_SESSION_AGE)
     except tokens.BadToken:
         return None
-    if not isinstance(session, dict) or session.get("gift") != gift_id:
+    if (gift is None or not isinstance(session, dict) or session.get("gift") != gift.id
+            or session.get("version") != gift.manage_version):
         return None
     return str(session.get("return") or "/")
 
