@@ -150,6 +150,7 @@ def register_template_context(app: Flask) -> None:
     from membership.admin.audit import readable
     from membership.campaigns.services import campaign_title, featured_campaign
     from membership.donations.forms import frequency_label, status_label
+    from membership.donations.giving import switched_amount
     from membership.donations.money import format_major, format_money
     from membership.newsletter.services import consent_text, status_of
     from membership.types import utcnow
@@ -166,6 +167,7 @@ def register_template_context(app: Flask) -> None:
     app.add_template_filter(frequency_label, "frequency_label")
     app.add_template_filter(status_label, "status_label")
     app.add_template_filter(isolate, "bdi")
+    app.add_template_filter(switched_amount, "switched_amount")
     app.add_template_filter(readable, "readable")
     app.add_template_filter(campaign_title, "campaign_title")
 

@@ -550,3 +550,22 @@ def test_a_pause_of_months_skips_as_many_monthly_payments():
     yearly = SimpleNamespace(frequency="yearly", current_period_end=None)
     assert pause_ends(1, yearly, datetime(2027, 1, 31, tzinfo=UTC)) == datetime(
         2027, 2, 28, tzinfo=UTC)
+
+
+def test_switching_to_yearly_starts_when_the_paid_month_ends(client, forms, monthly_reader):
+    gift = db.session.get(RecurringGift, monthly_reader.id)
+    forms.post(f"/account/giving/recurring/{gift.id}/resume", page="/account/giving")
+    page = client.get("/account/giving").get_data(as_text=True)
+    assert "Give yearly instead" in page and 'value="226.20"' in page  # 12 x $18.85
+    forms.post(f"/account/giving/recurring/{gift.id}/switch", {"amount": "200"},
+               page="/account/giving")
+    db.session.rollback()
+    switched = db.session.get(RecurringGift, gift.id)
+    assert (switched.frequency, switched.amount_cents) == ("yearly", 20000)
+    assert switched.monthly_cents == 1667  # the reports' MRR: a twelfth, rounded
+    assert switched.is_collecting
+    refused = forms.post(f"/account/giving/recurring/{gift.id}/switch", {"amount": "0"},
+                         page="/account/giving")
+    assert refused.status_code == 302
+    db.session.rollback()
+    assert db.session.get(RecurringGift, gift.id).amount_cents == 20000

@@ -196,6 +196,18 @@ def test_keeping_a_gift_the_stripe_way(forms, fake_stripe, donor_with_gift):
     assert len(updates) == 6
 
 
+def test_switching_to_yearly_bills_from_the_paid_periods_end(forms, fake_stripe,
+                                                             donor_with_gift):
+    period_end = fake_stripe.objects["sub_donor"]["items"]["data"][0]["current_period_end"]
+    forms.post(f"/account/giving/recurring/{donor_with_gift.id}/switch", {"amount": "216"},
+               page="/account/giving")
+    [update] = fake_stripe.calls("POST", "/v1/subscriptions/sub_donor")
+    assert update.params["items[0][price_data][recurring][interval]"] == "year"
+    assert update.params["items[0][price_data][unit_amount]"] == "21600"
+    assert update.params["proration_behavior"] == "none"
+    assert update.params["trial_end"] == str(period_end)  # no charge before then
+
+
 def test_deleting_the_account_cancels_the_gift_at_stripe_first(client, forms, fake_stripe,
                                                                 donor_with_gift):
     response = forms.post("/account/delete", {"password": "a sturdy passphrase",

@@ -181,6 +181,11 @@ class CancelGiftForm(FlaskForm):
                                SelectChoice("now", _l("Now"))])
 
 
+class SwitchFrequencyForm(FlaskForm):
+    amount = StringField(_l("Amount each time"), validators=[DataRequired()],
+                         render_kw={"inputmode": "decimal"})
+
+
 class MakeItMonthlyForm(FlaskForm):
     gift = HiddenField(validators=[DataRequired(), Length(max=64)])
     amount = StringField(validators=[DataRequired(), Length(max=32)])  # the button's value

@@ -23,7 +23,7 @@ from membership.donations.models import (
     PaymentFailure,
     RecurringGift,
 )
-from membership.donations.money import format_money
+from membership.donations.money import exponent, format_money, to_major
 from membership.extensions import db
 from membership.types import isoformat
 from membership.urls import external_url
@@ -217,3 +217,15 @@ def skip_ends(gift: RecurringGift) -> datetime | None:
     if gift.current_period_end is None:
         return None
     return gift.current_period_end + timedelta(days=1)
+
+
+def switched_frequency(gift: RecurringGift) -> str:
+    return Frequency.YEARLY if gift.frequency == Frequency.MONTHLY else Frequency.MONTHLY
+
+
+def switched_amount(gift: RecurringGift) -> str:
+    """What the gift would be each time on the other schedule, in major units, to start
+    the form with: twelve months for a year, a twelfth (rounded up) for a month."""
+    cents = (gift.amount_cents * 12 if gift.frequency == Frequency.MONTHLY
+             else -(-gift.amount_cents // 12))
+    return f"{to_major(cents, gift.currency):.{exponent(gift.currency)}f}"

@@ -35,7 +35,9 @@ from membership.donations.forms import (
     DonateForm,
     MakeItMonthlyForm,
     PauseGiftForm,
+    SwitchFrequencyForm,
     check_amount,
+    frequency_label,
 )
 from membership.donations.gateway import GatewayError, payment_gateway
 from membership.donations.giving import (
@@ -49,6 +51,7 @@ from membership.donations.giving import (
     recurring_gifts_for,
     revoke_manage_links,
     skip_ends,
+    switched_frequency,
     yearly_statement,
 )
 from membership.donations.models import (
@@ -321,7 +324,8 @@ def _own_gift_or_404(gift_id: int):
 
 def _manage_forms() -> dict:
     return {"manage": PostOnlyForm(formdata=None), "amount": ChangeAmountForm(formdata=None),
-            "cancel": CancelGiftForm(formdata=None), "pause": PauseGiftForm(formdata=None)}
+            "cancel": CancelGiftForm(formdata=None), "pause": PauseGiftForm(formdata=None),
+            "switch": SwitchFrequencyForm(formdata=None)}
 
 
 def _change(gift: RecurringGift, action: str, back: str, **back_values):
@@ -330,7 +334,8 @@ def _change(gift: RecurringGift, action: str, back: str, **back_values):
     back; `back` (an endpoint) is the page to return to."""
     gateway = payment_gateway()
     page = url_for(back, **back_values)
-    forms = {"amount": ChangeAmountForm, "cancel": CancelGiftForm, "pause": PauseGiftForm}
+    forms = {"amount": ChangeAmountForm, "cancel": CancelGiftForm, "pause": PauseGiftForm,
+             "switch": SwitchFrequencyForm}
     form = forms.get(action, PostOnlyForm)()
     if gift.status in ENDED_STATUSES:
         flash(_("This gift has ended: nothing more is charged."), "info")
@@ -359,6 +364,14 @@ def _change(gift: RecurringGift, action: str, back: str, **back_values):
                       "does: nothing more will be charged. Thank you for your support.",
                       date=format_date(gift.current_period_end, "long")) if at_period_end
                     else _("Your recurring gift has been canceled. Thank you for your support."))
+        elif action == "switch":
+            other = switched_frequency(gift)
+            amount_cents = check_amount(form.amount.data, gift.currency)
+            gateway.switch(gift, other, amount_cents)
+            done = _("From %(date)s your gift is %(amount)s %(frequency)s; nothing is charged "
+                     "before then.", date=format_date(gift.current_period_end, "long")
+                     if gift.current_period_end else "", amount=format_money(
+                         amount_cents, gift.currency), frequency=frequency_label(other).lower())
         elif action == "pause":
             gateway.pause(gift, pause_ends(int(form.months.data), gift, utcnow()))
             done = _("Your gift is paused: nothing is charged until it resumes.")
@@ -395,11 +408,11 @@ ACCOUNT_ENDPOINTS: dict[str, str] = {}
 for _action, _endpoint in (("card", "update_card"), ("amount", "change_amount"),
                            ("cancel", "cancel_gift"), ("pause", "pause_gift"),
                            ("skip", "skip_gift"), ("resume", "resume_gift"),
-                           ("keep", "keep_gift")):
+                           ("keep", "keep_gift"), ("switch", "switch_gift")):
     ACCOUNT_ENDPOINTS[_action] = _endpoint
     bp.add_url_rule(f"/account/giving/recurring/<int:gift_id>/{_action}", _endpoint,
                     login_required(_account_change(_action)), methods=["POST"])
-GIFT_ACTIONS = ("card", "amount", "cancel", "pause", "skip", "resume", "keep")
+GIFT_ACTIONS = tuple(ACCOUNT_ENDPOINTS)
 
 
 # A gift from its signed link: a guest donor manages it without an account --------------

@@ -144,6 +144,25 @@ class StripeGateway:
     def resume(self, gift: RecurringGift) -> None:
         self._update(gift, {"pause_collection": ""})  # an empty value unsets it
 
+    def switch(self, gift: RecurringGift, frequency: str, amount_cents: int) -> None:
+        subscription = self._call(self.client.v1.subscriptions.retrieve,
+                                  gift.stripe_subscription_id).to_dict()
+        item = subscription["items"]["data"][0]
+        params: dict[str, Any] = {
+            "items": [{"id": item["id"], "price_data": {
+                "currency": gift.currency,
+                "unit_amount": amount_cents,
+                "product": item["price"]["product"],
+                "recurring": {"interval": INTERVALS[frequency]},
+            }}],
+            "proration_behavior": "none",
+        }
+        # A new interval starts a new billing cycle at once; a trial until the paid
+        # period's end moves its first charge there instead.
+        if item.get("current_period_end"):
+            params["trial_end"] = item["current_period_end"]
+        self._update(gift, params)
+
     def _update(self, gift: RecurringGift, params: dict[str, Any]) -> None:
         self._call(self.client.v1.subscriptions.update, gift.stripe_subscription_id, params)
 

@@ -83,6 +83,11 @@ class SandboxGateway:
         deliver([event("customer.subscription.updated",
                        gift_subscription(gift, pause_collection=pause), after(gift))])
 
+    def switch(self, gift: RecurringGift, frequency: str, amount_cents: int) -> None:
+        deliver([event("customer.subscription.updated",
+                       gift_subscription(gift, amount_cents=amount_cents, frequency=frequency),
+                       after(gift))])
+
     def resume(self, gift: RecurringGift) -> None:
         deliver([event("customer.subscription.updated",
                        gift_subscription(gift, pause_collection=None), after(gift))])
@@ -232,7 +237,8 @@ KEEP = object()  # a gift_subscription argument left as the gift has it
 def gift_subscription(gift: RecurringGift, status: str | None = None,
                       amount_cents: int | None = None, reason: str = "",
                       cancel_at_period_end: bool | None = None,
-                      pause_collection: Any = KEEP) -> dict[str, Any]:
+                      pause_collection: Any = KEEP,
+                      frequency: str | None = None) -> dict[str, Any]:
     """The subscription object of an existing gift as it stands, with the given changes
     (a pause or a scheduled end the gift has is kept unless changed)."""
     if pause_collection is KEEP:
@@ -241,7 +247,8 @@ def gift_subscription(gift: RecurringGift, status: str | None = None,
         } if gift.collection_paused else None
     return subscription_object(
         gift.stripe_subscription_id, gift.donor.stripe_customer_id, gift.currency,
-        gift.frequency, gift.amount_cents if amount_cents is None else amount_cents,
+        frequency or gift.frequency,
+        gift.amount_cents if amount_cents is None else amount_cents,
         gift_metadata(gift), int(gift.started_at.timestamp()),
         status=status or ("active" if gift.status == "past_due" else gift.status),
         reason=reason or (gift.cancel_reason or ""),
