@@ -136,6 +136,7 @@ def test_update_card_opens_the_customer_portal(forms, fake_stripe, donor_with_gi
     assert params["customer"] == "cus_donor"
     assert params["flow_data[type]"] == "payment_method_update"
     assert params["return_url"] == "http://membership.test/account/giving"
+    assert params["locale"] == "en"  # the reader's language, where Stripe has it
 
 
 def test_change_amount_updates_the_subscription_item_without_proration(forms, fake_stripe,

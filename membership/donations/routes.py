@@ -403,16 +403,14 @@ def _account_change(action: str):
     return view
 
 
-# The reader's own gifts, from their giving page.
-ACCOUNT_ENDPOINTS: dict[str, str] = {}
-for _action, _endpoint in (("card", "update_card"), ("amount", "change_amount"),
-                           ("cancel", "cancel_gift"), ("pause", "pause_gift"),
-                           ("skip", "skip_gift"), ("resume", "resume_gift"),
-                           ("keep", "keep_gift"), ("switch", "switch_gift")):
-    ACCOUNT_ENDPOINTS[_action] = _endpoint
+# The changes a donor may ask of a recurring gift, each with its endpoint for the reader's
+# own gifts on their giving page; the gift's signed link takes the same changes.
+ACCOUNT_ENDPOINTS = {"card": "update_card", "amount": "change_amount", "cancel": "cancel_gift",
+                     "pause": "pause_gift", "skip": "skip_gift", "resume": "resume_gift",
+                     "keep": "keep_gift", "switch": "switch_gift"}
+for _action, _endpoint in ACCOUNT_ENDPOINTS.items():
     bp.add_url_rule(f"/account/giving/recurring/<int:gift_id>/{_action}", _endpoint,
                     login_required(_account_change(_action)), methods=["POST"])
-GIFT_ACTIONS = tuple(ACCOUNT_ENDPOINTS)
 
 
 # A gift from its signed link: a guest donor manages it without an account --------------
@@ -444,7 +442,7 @@ def change_linked_gift(token: str, action: str):
             flash(_("This link no longer works. The next mail about your gift brings a new "
                     "one."), "success")
         return redirect(url_for("site.home"))
-    if action not in GIFT_ACTIONS:
+    if action not in ACCOUNT_ENDPOINTS:
         abort(404)
     return _change(gift, action, "donations.manage_gift", token=token)
 

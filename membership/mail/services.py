@@ -44,8 +44,11 @@ def queue_mail(
     one stored with the recipient, else the page's. A lazy `subject` is translated into it
     here."""
     language = known_language(language) or current_language()
-    with force_locale(language):
+    if language == current_language():  # the usual case, on the webhook's hot path
         subject = str(subject)
+    else:
+        with force_locale(language):
+            subject = str(subject)
     # A plain INSERT: mail is written on hot paths (every recorded gift) and never read back.
     return db.session.connection().execute(
         _INSERT_MESSAGE, outbox_row(recipient, template, subject, headers, context, language)
