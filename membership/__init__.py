@@ -120,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     from membership.accounts import cli as accounts_cli
     from membership.accounts import routes as accounts
     from membership.campaigns import routes as campaigns
+    from membership.donations import cli as donations_cli
     from membership.donations import routes as donations
     from membership.mail import cli as mail_cli
     from membership.newsletter import cli as newsletter_cli
@@ -134,7 +135,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (site.bp, accounts.bp, topics.bp, newsletter.bp, donations.bp,
                       campaigns.bp, payments.bp, admin.bp, accounts_cli.bp, mail_cli.bp,
                       payments_cli.bp, topics_cli.bp, newsletter_cli.bp, reports_cli.bp,
-                      demo.bp):
+                      donations_cli.bp, demo.bp):
         app.register_blueprint(blueprint)
     if app.config["PAYMENTS_GATEWAY"] == "sandbox":
         app.register_blueprint(payments.sandbox_bp)
@@ -149,6 +150,7 @@ def register_error_handlers(app: Flask) -> None:
 def register_template_context(app: Flask) -> None:
     from membership.admin.audit import readable
     from membership.campaigns.services import campaign_title, featured_campaign
+    from membership.donations.cards import brand_label, expires_before_next_gift
     from membership.donations.forms import frequency_label, status_label
     from membership.donations.giving import switched_amount
     from membership.donations.money import format_major, format_money
@@ -168,6 +170,8 @@ def register_template_context(app: Flask) -> None:
     app.add_template_filter(status_label, "status_label")
     app.add_template_filter(isolate, "bdi")
     app.add_template_filter(switched_amount, "switched_amount")
+    app.add_template_filter(brand_label, "card_brand")
+    app.add_template_test(expires_before_next_gift, "card_expiring_first")
     app.add_template_filter(readable, "readable")
     app.add_template_filter(campaign_title, "campaign_title")
 

@@ -68,6 +68,14 @@ def per_currency(value: str, setting: str, bare: str = "") -> dict[str, Decimal]
     return amounts
 
 
+def _whole(env: Mapping[str, str], name: str, default: int, lowest: int, highest: int) -> int:
+    value = env.get(name, "").strip() or str(default)
+    if not (value.isascii() and value.isdigit() and lowest <= int(value) <= highest):
+        raise ConfigError(f"{name} must be a whole number from {lowest} to {highest}, "
+                          f"not {value!r}")
+    return int(value)
+
+
 def load_config(instance_path: str, environ: Mapping[str, str] | None = None) -> dict:
     """Build the settings dict for `MEMBERSHIP_ENV` from `environ` (default: os.environ)."""
     env = os.environ if environ is None else environ
@@ -176,6 +184,12 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
         "RESET_TOKEN_MAX_AGE": int(env.get("RESET_TOKEN_MAX_AGE", "3600")),
         "SIGN_IN_TOKEN_MAX_AGE": int(env.get("SIGN_IN_TOKEN_MAX_AGE", "900")),
         "MANAGE_LINK_MAX_AGE": int(env.get("MANAGE_LINK_MAX_AGE", str(60 * 24 * 3600))),
+        # How many times Stripe tries a renewal (Billing > Revenue recovery > Retries; the
+        # first charge counts): the mail before the last try says it is the last.
+        "PAYMENT_RETRY_ATTEMPTS": _whole(env, "PAYMENT_RETRY_ATTEMPTS", 8, 1, 25),
+        # The month a fiscal year starts in (1: the calendar year). Statements cover one,
+        # named by the calendar year it starts in.
+        "FISCAL_YEAR_START_MONTH": _whole(env, "FISCAL_YEAR_START_MONTH", 1, 1, 12),
         "ORGANIZATION_NAME": env.get("ORGANIZATION_NAME", "Meridian News Agency"),
         "ORGANIZATION_ADDRESS": env.get("ORGANIZATION_ADDRESS",
                                         "1 Example Street, Washington, DC 20001, USA"),

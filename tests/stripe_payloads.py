@@ -120,6 +120,15 @@ def charge(*, payment_intent: str, amount: int, amount_refunded: int = 0,
                  refunded=amount_refunded >= amount, currency="usd")
 
 
+def payment_method(*, brand: str = "visa", last4: str = "4242", exp_month: int = 8,
+                   exp_year: int = 2030, customer: str | None = None,
+                   payment_method_id: str | None = None) -> dict[str, Any]:
+    method = _from("payment_method", id=payment_method_id or fresh_id("pm"), customer=customer)
+    method["card"] = {**method["card"], "brand": brand, "display_brand": brand,
+                      "last4": last4, "exp_month": exp_month, "exp_year": exp_year}
+    return method
+
+
 def balance_transaction(*, amount: int, fee: int, currency: str = "usd",
                         source: str | None = None) -> dict[str, Any]:
     """A charge's balance transaction, as Stripe expands it in a charge it was asked for."""

@@ -25,7 +25,7 @@ from membership.donations.models import (
 )
 from membership.donations.money import exponent, format_money, to_major
 from membership.extensions import db
-from membership.types import isoformat
+from membership.types import isoformat, utcnow
 from membership.urls import external_url
 
 
@@ -170,6 +170,7 @@ class Attempt:
     currency: str
     donation: Donation | None = None
     attempt: int | None = None  # the failed try's number
+    next_attempt_at: datetime | None = None  # when Stripe tries again after a failed one
 
 
 def payment_attempts(gifts: list[RecurringGift], most: int = 12) -> dict[int, list[Attempt]]:
@@ -182,11 +183,18 @@ def payment_attempts(gifts: list[RecurringGift], most: int = 12) -> dict[int, li
             Donation.recurring_gift_id.in_(ids))):
         attempts[donation.recurring_gift_id].append(Attempt(
             donation.created_at, donation.amount_cents, donation.currency, donation=donation))
-    for failure in db.session.scalars(select(PaymentFailure).where(
-            PaymentFailure.recurring_gift_id.in_(ids))):
+    paid = {row.donation.stripe_invoice_id for rows in attempts.values() for row in rows}
+    failures = db.session.scalars(select(PaymentFailure).where(
+        PaymentFailure.recurring_gift_id.in_(ids)).order_by(PaymentFailure.attempt_count.desc()))
+    now, told = utcnow(), set()
+    for failure in failures:
+        # When Stripe tries again: said by an unpaid invoice's latest try, if still ahead.
+        upcoming = (failure.next_attempt_at if failure.stripe_invoice_id not in paid | told
+                    and failure.next_attempt_at and failure.next_attempt_at > now else None)
+        told.add(failure.stripe_invoice_id)
         attempts[failure.recurring_gift_id].append(Attempt(
             failure.created_at, failure.amount_cents, failure.currency,
-            attempt=failure.attempt_count))
+            attempt=failure.attempt_count, next_attempt_at=upcoming))
     return {gift_id: sorted(rows, key=lambda row: row.at, reverse=True)[:most]
             for gift_id, rows in attempts.items()}
 

@@ -70,6 +70,18 @@ class CancellationReason(StrEnum):
     PAYMENT_DISPUTED = "payment_disputed"
 
 
+class CancelFeedback(StrEnum):
+    """Why the donor cancels, as they pick it: Stripe's `cancellation_details.feedback`
+    values (the staff see the same in Stripe's dashboard)."""
+
+    TOO_EXPENSIVE = "too_expensive"
+    UNUSED = "unused"
+    LOW_QUALITY = "low_quality"
+    SWITCHED_SERVICE = "switched_service"
+    CUSTOMER_SERVICE = "customer_service"
+    OTHER = "other"
+
+
 class DonationStatus(StrEnum):
     """Derived from refunds and disputes (see `recording.donation_status`)."""
 
@@ -174,6 +186,11 @@ class Checkout(_GiftDetails, db.Model):
     donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=CheckoutStatus.PENDING)
     stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # A tribute gift's card to the person it honours: their address and the donor's words
+    # are kept only until the card is sent (once, when the gift is paid), then erased.
+    honoree_email: Mapped[str | None] = mapped_column(String(320))
+    honoree_message: Mapped[str | None] = mapped_column(Text)
+    honoree_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -207,6 +224,18 @@ class RecurringGift(_GiftDetails, db.Model):
     first_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # The reason the donor picked when cancelling, in Stripe's words (a CancelFeedback).
+    cancel_feedback: Mapped[str | None] = mapped_column(String(32))
+    # The card Stripe charges (the subscription's default payment method): what the donor
+    # sees on their giving page, and when it expires (the reminder before it does).
+    stripe_payment_method_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    card_brand: Mapped[str | None] = mapped_column(String(32))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    card_exp_month: Mapped[int | None]
+    card_exp_year: Mapped[int | None]
+    card_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The card (payment method and expiry) whose expiry reminder was sent: once per card.
+    card_reminded_for: Mapped[str | None] = mapped_column(String(300))
     # Part of the gift's signed links (donations.giving.manage_link): raising it disables
     # every link sent so far.
     manage_version: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -359,6 +388,20 @@ class PaymentFailure(db.Model):
     amount_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # When Stripe will try again (its `next_payment_attempt`); None: no more tries.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SentStatement(db.Model):
+    """A donor's yearly statement, e-mailed: once per donor and fiscal year."""
+
+    __tablename__ = "sent_statements"
+    __table_args__ = (UniqueConstraint("donor_id", "fiscal_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id", ondelete="CASCADE"))
+    fiscal_year: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ChargeState(db.Model):

@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from membership.donations.checkout import checkout_by_public_id
 from membership.donations.giving import manage_link
 from membership.donations.models import (
+    CancellationReason,
     CheckoutStatus,
     Donation,
     Donor,
@@ -20,6 +22,7 @@ from membership.donations.models import (
     RecurringGift,
     SubscriptionStatus,
 )
+from membership.donations.money import to_major
 from membership.donations.recording import (
     NeedsDonor,
     Payment,
@@ -28,9 +31,20 @@ from membership.donations.recording import (
     insert_donation,
 )
 from membership.extensions import db
-from membership.mail.services import queue_mail
+from membership.mail.services import queue_mail, withdraw_pending
 from membership.sql import insert_or_ignore
 from membership.types import utcnow
+from membership.urls import external_url
+
+
+@dataclass(frozen=True)
+class Card:
+    """A card as Stripe shows it: never its number, only its brand and last four digits."""
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,9 @@ class SubscriptionState:
     cancel_reason: str | None = None
     ended_because: str | None = None
     started_at: datetime | None = None
+    # The subscription's default payment method, and its card when the object says.
+    payment_method_id: str | None = None
+    card: Card | None = None
     # Facts from a checkout or an invoice, not a subscription: they create the gift if
     # needed but leave the state Stripe's subscription events report alone.
     authoritative: bool = True
@@ -69,6 +86,7 @@ def apply_subscription_state(state: SubscriptionState) -> RecurringGift:
     after the other; the `*_as_of` times make an older event arriving late a no-op, so
     the outcome does not depend on the order of delivery."""
     gift = _lock_gift(state.subscription_id)
+    was = gift.status if gift else None
     if gift is None:
         gift = _create_gift(state)
         if not state.authoritative and state.status:
@@ -90,6 +108,7 @@ def apply_subscription_state(state: SubscriptionState) -> RecurringGift:
             _apply_details(gift, state)
         if state.status:
             note_status(gift, state.status, state.as_of)
+    _tell_gift_ended(gift, was)
     db.session.flush()
     return gift
 
@@ -146,6 +165,32 @@ def _apply_details(gift: RecurringGift, state: SubscriptionState) -> None:
         gift.ended_because = state.ended_because
     if state.cancel_reason and not gift.cancel_reason:
         gift.cancel_reason = state.cancel_reason
+    if state.payment_method_id and state.payment_method_id != gift.stripe_payment_method_id:
+        # Another card: the old one's details no longer say anything about this gift.
+        gift.stripe_payment_method_id = state.payment_method_id
+        _set_card(gift, None, None)
+    if state.card and (gift.card_as_of is None or state.as_of >= gift.card_as_of):
+        _set_card(gift, state.card, state.as_of)
+
+
+def _set_card(gift: RecurringGift, card: Card | None, as_of: datetime | None) -> None:
+    gift.card_brand = card.brand if card else None
+    gift.card_last4 = card.last4 if card else None
+    gift.card_exp_month = card.exp_month if card else None
+    gift.card_exp_year = card.exp_year if card else None
+    gift.card_as_of = as_of
+
+
+def update_card(payment_method_id: str, card: Card, as_of: datetime) -> int:
+    """A payment method's card changed (the bank sent a new expiry, say): every gift it
+    pays for shows it, unless newer news of it is recorded. How many gifts it pays for."""
+    gifts = db.session.scalars(select(RecurringGift).where(
+        RecurringGift.stripe_payment_method_id == payment_method_id).with_for_update()).all()
+    for gift in gifts:
+        if gift.card_as_of is None or as_of >= gift.card_as_of:
+            _set_card(gift, card, as_of)
+    db.session.flush()
+    return len(gifts)
 
 
 def _lock_gift(subscription_id: str) -> RecurringGift | None:
@@ -188,6 +233,9 @@ def record_recurring_payment(payment: Payment, gift: RecurringGift,
     if gift.donor is None:
         gift.donor = donor_for(payment, checkout)
     donation = insert_donation(payment, gift.donor, details, recurring_gift=gift)
+    if donation is not None:
+        # Paid: what was said about a failed payment is no longer true.
+        withdraw_pending(f"gift:{gift.id}", FAILED_PAYMENT_MAILS)
     note_status(gift, SubscriptionStatus.ACTIVE, as_of)
     if checkout is not None:
         checkout.status = CheckoutStatus.PAID
@@ -197,18 +245,27 @@ def record_recurring_payment(payment: Payment, gift: RecurringGift,
 
 def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: int,
                            amount_cents: int, currency: str, failed_at: datetime,
+                           next_attempt_at: datetime | None = None,
                            authentication_link: str | None = None) -> bool:
     """Record the failed charge once; mark the gift past due and e-mail the donor only
     when that is news: not when the invoice was paid since (a retry that succeeded, its
-    failure delivered late), nor when a newer event already moved the gift on. When the
-    bank asks the donor to confirm the payment (`authentication_link`, Stripe's hosted
-    invoice page), the mail asks for that instead of a new card. One mail per attempt,
-    whichever of Stripe's two events for it comes first. True if the failure is new."""
+    failure delivered late), nor when a newer event already moved the gift on, nor for a
+    try older than one already recorded. True if the failure is new.
+
+    The mails follow Stripe's retries: the first failure asks for a new card; the failure
+    after which one try is left (PAYMENT_RETRY_ATTEMPTS, as set in Stripe's dashboard)
+    says when that last try is; the end of the gift is told by `apply_subscription_state`.
+    When the bank asks the donor to confirm the payment (`authentication_link`, Stripe's
+    hosted invoice page), the mail asks for that instead. One mail per attempt, whichever
+    of Stripe's two events for it comes first; a payment withdraws those not yet sent."""
     recovered = db.session.scalar(select(Donation.id).where(
         Donation.stripe_invoice_id == invoice_id)) is not None
     # Past due now, by this event or by Stripe's current state read a moment ago.
     note_status(gift, SubscriptionStatus.PAST_DUE, failed_at)
     past_due = not recovered and gift.status == SubscriptionStatus.PAST_DUE
+    later_try = db.session.scalar(select(PaymentFailure.id).where(
+        PaymentFailure.stripe_invoice_id == invoice_id,
+        PaymentFailure.attempt_count > attempt_count).limit(1)) is not None
     failure_id = insert_or_ignore(PaymentFailure, {
         "recurring_gift_id": gift.id,
         "stripe_invoice_id": invoice_id,
@@ -216,22 +273,55 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
         "amount_cents": amount_cents,
         "currency": currency.lower(),
         "created_at": failed_at,
+        "next_attempt_at": next_attempt_at,
     })
-    if failure_id is None or gift.donor is None or not past_due:
+    if failure_id is None or gift.donor is None or not past_due or later_try:
         return failure_id is not None
+    values = {"language": gift.donor.language, "about": f"gift:{gift.id}",
+              "frequency": gift.frequency, "amount_cents": amount_cents,
+              "currency": gift.currency, "next_attempt": next_attempt_at.date().isoformat()
+              if next_attempt_at else None, "manage_link": manage_link(gift)}
     if authentication_link:
         queue_mail(gift.donor.email, "donations/confirm_payment",
-                   _l("Your bank asks you to confirm your gift"), language=gift.donor.language,
-                   frequency=gift.frequency, amount_cents=amount_cents,
-                   currency=gift.currency, link=authentication_link,
-                   manage_link=manage_link(gift))
+                   _l("Your bank asks you to confirm your gift"), link=authentication_link,
+                   **values)
         return True
     # The gift's own page: a guest donor fixes the card there without an account.
-    queue_mail(gift.donor.email, "donations/payment_failed",
-               _l("Your recurring gift could not be charged"), language=gift.donor.language,
-               frequency=gift.frequency, amount_cents=gift.amount_cents,
-               currency=gift.currency, link=manage_link(gift))
+    last_try_next = (next_attempt_at is not None and attempt_count + 1
+                     >= current_app.config["PAYMENT_RETRY_ATTEMPTS"])
+    if attempt_count == 1 and not last_try_next:
+        queue_mail(gift.donor.email, "donations/payment_failed",
+                   _l("Your recurring gift could not be charged"), link=manage_link(gift),
+                   **values)
+    elif last_try_next:
+        queue_mail(gift.donor.email, "donations/last_attempt",
+                   _l("One last try for your recurring gift"), link=manage_link(gift),
+                   **values)
     return True
+
+
+# The mails about a failed payment, withdrawn once it is paid after all.
+FAILED_PAYMENT_MAILS = ("donations/payment_failed", "donations/last_attempt",
+                        "donations/confirm_payment")
+
+
+def _tell_gift_ended(gift: RecurringGift, was: str) -> None:
+    """Stripe stopped the gift after its payments failed: the donor hears so, once (at the
+    change of status), with the way to start again."""
+    stopped = (gift.status == SubscriptionStatus.UNPAID or (
+        gift.status == SubscriptionStatus.CANCELED
+        and gift.ended_because == CancellationReason.PAYMENT_FAILED))
+    if not stopped or gift.status == was or gift.donor is None:
+        return
+    withdraw_pending(f"gift:{gift.id}", FAILED_PAYMENT_MAILS)
+    queue_mail(gift.donor.email, "donations/gift_ended",
+               _l("Your recurring gift has stopped"), language=gift.donor.language,
+               about=f"gift:{gift.id}", frequency=gift.frequency,
+               amount_cents=gift.amount_cents, currency=gift.currency,
+               campaign=gift.campaign, ended=gift.status == SubscriptionStatus.CANCELED,
+               link=external_url("donations.donate", frequency=gift.frequency,
+                                 amount=to_major(gift.amount_cents, gift.currency),
+                                 campaign=gift.campaign))
 
 
 def record_cancel_reason(gift: RecurringGift, reason: str) -> None:

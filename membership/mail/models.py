@@ -14,6 +14,7 @@ class MailStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # gave up after MAIL_MAX_ATTEMPTS; staff can see why in the outbox
+    WITHDRAWN = "withdrawn"  # no longer true before it went out (a failed payment recovered)
 
 
 class OutboxMessage(db.Model):
@@ -28,6 +29,8 @@ class OutboxMessage(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(320), index=True)
+    # What the message is about ("gift:12"), for withdrawing it while it is still pending.
+    about: Mapped[str | None] = mapped_column(String(64), index=True)
     subject: Mapped[str] = mapped_column(String(300))
     template: Mapped[str] = mapped_column(String(120))
     context: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import render_template
 from flask_babel import force_locale
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from membership.extensions import db
 from membership.i18n import DEFAULT_LANGUAGE, current_language, known_language
@@ -35,6 +35,7 @@ def queue_mail(
     headers: dict[str, str] | None = None,
     *,
     language: str | None = None,
+    about: str | None = None,
     **context,
 ) -> int:
     """Add a message to the outbox in the caller's transaction and return its id.
@@ -42,7 +43,7 @@ def queue_mail(
     `context` holds plain JSON values for `templates/email/<template>.txt` and `.html`;
     they are rendered when the message is sent (see `render_message`), in `language`: the
     one stored with the recipient, else the page's. A lazy `subject` is translated into it
-    here."""
+    here. `about` names what the message is about, for `withdraw_pending`."""
     language = known_language(language) or current_language()
     if language == current_language():  # the usual case, on the webhook's hot path
         subject = str(subject)
@@ -51,8 +52,19 @@ def queue_mail(
             subject = str(subject)
     # A plain INSERT: mail is written on hot paths (every recorded gift) and never read back.
     return db.session.connection().execute(
-        _INSERT_MESSAGE, outbox_row(recipient, template, subject, headers, context, language)
+        _INSERT_MESSAGE,
+        {**outbox_row(recipient, template, subject, headers, context, language), "about": about}
     ).scalar_one()
+
+
+def withdraw_pending(about: str, templates: tuple[str, ...]) -> int:
+    """Take back the messages of these templates about `about` that have not gone out yet
+    (the news they bring is no longer true). How many were taken back."""
+    return db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.about == about, OutboxMessage.template.in_(templates),
+               OutboxMessage.status == MailStatus.PENDING)
+        .values(status=MailStatus.WITHDRAWN)).rowcount
 
 
 def queue_mails(rows: list[dict]) -> None:

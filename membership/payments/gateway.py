@@ -190,8 +190,10 @@ class StripeGateway:
         now (unreachable, overloaded, rate limited): worth asking again later."""
         resource = {"subscription": self.client.v1.subscriptions,
                     "charge": self.client.v1.charges}[kind]
-        # A charge's balance transaction comes along: it says what the payment settled as.
-        params = {"expand": ["balance_transaction"]} if kind == "charge" else None
+        # A charge's balance transaction comes along: it says what the payment settled as;
+        # a subscription's card does: the donor sees it on their giving page.
+        params = {"expand": ["balance_transaction" if kind == "charge"
+                             else "default_payment_method"]}
         try:
             return resource.retrieve(object_id, params).to_dict()
         except (stripe.InvalidRequestError, stripe.PermissionError) as error:

@@ -27,6 +27,7 @@ from membership.payments.payload import (
     MAX_AMOUNT,
     MalformedEvent,
     amount,
+    card,
     currency,
     items,
     mapping,
@@ -244,6 +245,7 @@ def on_invoice_payment_failed(invoice: StripeObject, as_of: datetime, gateway: G
         amount_cents=amount(invoice, "amount_due") or 0,
         currency=currency(invoice, "currency", required=True),
         failed_at=as_of,
+        next_attempt_at=moment(invoice, "next_payment_attempt"),
         authentication_link=authentication_link,
     )
     return EventStatus.PROCESSED
@@ -301,6 +303,9 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
         ended_at=(moment(subscription, "ended_at") or as_of) if ended else None,
         cancel_reason=text(details, "comment", max_length=5000) or text(details, "feedback"),
         ended_because=_cancellation_reason(text(details, "reason", max_length=32)),
+        # An id in events; the payment method itself when read from Stripe (expanded).
+        payment_method_id=object_id(subscription, "default_payment_method"),
+        card=card(subscription.get("default_payment_method")),
     ))
     return EventStatus.PROCESSED
 
@@ -322,6 +327,17 @@ def on_subscription_deleted(subscription: StripeObject, as_of: datetime,
                             gateway: Gateway) -> str:
     return on_subscription_changed({**subscription, "status": SubscriptionStatus.CANCELED}, as_of,
                                    gateway)
+
+
+def on_payment_method_changed(payment_method: StripeObject, as_of: datetime,
+                              gateway: Gateway) -> str:
+    """A card's details changed (Stripe's card updater brings a new expiry or number):
+    the gifts it pays for show the new ones."""
+    new_card = card(payment_method)
+    if new_card is None:
+        return EventStatus.IGNORED
+    gifts = recurring.update_card(text(payment_method, "id", required=True), new_card, as_of)
+    return EventStatus.PROCESSED if gifts else EventStatus.IGNORED
 
 
 # Refunds and disputes -----------------------------------------------------------------------
@@ -415,6 +431,9 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.created": on_subscription_changed,
     "customer.subscription.updated": on_subscription_changed,
     "customer.subscription.deleted": on_subscription_deleted,
+    "payment_method.updated": on_payment_method_changed,
+    "payment_method.automatically_updated": on_payment_method_changed,
+    "payment_method.attached": on_payment_method_changed,
     "charge.refunded": on_charge_refunded,
     "charge.succeeded": on_charge_settled,
     "charge.updated": on_charge_settled,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from membership.donations.recurring import Card
+
 # Ids and codes go into 255-character columns; Stripe's own are far shorter.
 MAX_TEXT = 255
 # Epoch seconds between 2000 and 2999: outside, a time is a typo, not an event of ours.
@@ -100,6 +102,25 @@ def moment(obj: dict, key: str) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, int) or not EARLIEST <= value <= LATEST:
         raise MalformedEvent(f"{key!r} must be a time in seconds since 1970")
     return datetime.fromtimestamp(value, UTC)
+
+
+def card(payment_method: dict) -> Card | None:
+    """The card of a payment method object (brand, last four digits, expiry); None for a
+    payment method that is not a card or is only named by its id."""
+    if not isinstance(payment_method, dict) or payment_method.get("type", "card") != "card":
+        return None
+    details = mapping(payment_method, "card")
+    if not details:
+        return None
+    last4 = text(details, "last4", required=True, max_length=4)
+    month, year = details.get("exp_month"), details.get("exp_year")
+    if not (last4.isascii() and last4.isdigit() and len(last4) == 4):
+        raise MalformedEvent("'last4' must be four digits")
+    if not all(isinstance(value, int) and not isinstance(value, bool) for value in (month, year)) \
+            or not 1 <= month <= 12 or not 2000 <= year <= 2999:
+        raise MalformedEvent("a card's 'exp_month' and 'exp_year' must be a month and a year")
+    return Card(brand=text(details, "brand", max_length=32) or "card", last4=last4,
+                exp_month=month, exp_year=year)
 
 
 def envelope_problem(event: dict) -> str | None:

@@ -98,8 +98,7 @@ def update_card(gift_id: int):
         abort(404)
     form = SandboxActionForm()
     if form.validate_on_submit():
-        if gift.status == SubscriptionStatus.PAST_DUE:
-            sandbox.pay_open_renewal(gift)
+        sandbox.update_card(gift)
         flash(_("Your card has been updated."), "success")
         return redirect(safe_next_url(session) or url_for("donations.giving"))
     return render_template("payments/sandbox_update_card.html", gift=gift, form=form)

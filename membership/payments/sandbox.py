@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +22,14 @@ from flask import Flask, current_app, url_for
 
 from membership import tokens
 from membership.donations.gateway import CheckoutSession, GatewayError
-from membership.donations.models import INTERVALS, Checkout, Donation, Frequency, RecurringGift
+from membership.donations.models import (
+    INTERVALS,
+    Checkout,
+    Donation,
+    Frequency,
+    RecurringGift,
+    SubscriptionStatus,
+)
 from membership.donations.money import to_major, to_minor
 from membership.extensions import db
 from membership.payments.gateway import donation_metadata
@@ -188,7 +195,8 @@ def subscription_object(subscription_id: str, customer_id: str, currency: str, f
                         status: str = "active", reason: str = "",
                         cancel_at_period_end: bool = False,
                         pause_collection: dict[str, Any] | None = None,
-                        period_end: int | None = None) -> dict[str, Any]:
+                        period_end: int | None = None,
+                        payment_method: dict[str, Any] | None = None) -> dict[str, Any]:
     now = int(time.time())
     period = 31 * 86400 if frequency == "monthly" else 365 * 86400
     period_end = period_end or now + period
@@ -205,6 +213,9 @@ def subscription_object(subscription_id: str, customer_id: str, currency: str, f
         "created": started,
         "currency": currency,
         "customer": customer_id,
+        # Expanded, as Stripe's answer to reading the subscription with its card is (its
+        # events carry only the id): the sandbox's events are all there is to read.
+        "default_payment_method": payment_method or sandbox_card(),
         "ended_at": now if canceled else None,
         "items": {"object": "list", "data": [{
             "id": f"si_{subscription_id}",
@@ -234,11 +245,29 @@ def gift_metadata(gift: RecurringGift) -> dict[str, str]:
 KEEP = object()  # a gift_subscription argument left as the gift has it
 
 
+def sandbox_card(brand: str = "visa", last4: str = "4242", years: int = 3,
+                 payment_method_id: str | None = None) -> dict[str, Any]:
+    """A card payment method as Stripe shows it, expiring in December `years` from now."""
+    return {"id": payment_method_id or _id("pm"), "object": "payment_method", "type": "card",
+            "card": {"brand": brand, "last4": last4, "exp_month": 12,
+                     "exp_year": datetime.now(UTC).year + years}}
+
+
+def _gift_card(gift: RecurringGift) -> dict[str, Any] | None:
+    if not gift.card_last4:
+        return None
+    return {"id": gift.stripe_payment_method_id or _id("pm"), "object": "payment_method",
+            "type": "card", "card": {"brand": gift.card_brand, "last4": gift.card_last4,
+                                     "exp_month": gift.card_exp_month,
+                                     "exp_year": gift.card_exp_year}}
+
+
 def gift_subscription(gift: RecurringGift, status: str | None = None,
                       amount_cents: int | None = None, reason: str = "",
                       cancel_at_period_end: bool | None = None,
                       pause_collection: Any = KEEP,
-                      frequency: str | None = None) -> dict[str, Any]:
+                      frequency: str | None = None,
+                      payment_method: dict[str, Any] | None = None) -> dict[str, Any]:
     """The subscription object of an existing gift as it stands, with the given changes
     (a pause or a scheduled end the gift has is kept unless changed)."""
     if pause_collection is KEEP:
@@ -256,7 +285,8 @@ def gift_subscription(gift: RecurringGift, status: str | None = None,
                               else cancel_at_period_end),
         pause_collection=pause_collection,
         period_end=int(gift.current_period_end.timestamp()) if gift.current_period_end
-        else None)
+        else None,
+        payment_method=payment_method or _gift_card(gift))
 
 
 def invoice_object(subscription_id: str, customer_id: str, email: str, amount_cents: int,
@@ -485,11 +515,16 @@ def complete_later(app: Flask, checkout_id: int, action: str, delay: float) -> N
     threading.Thread(target=run, daemon=True).start()
 
 
-def pay_open_renewal(gift: RecurringGift) -> None:
-    """The donor updated their card: Stripe retries the renewal, which now succeeds."""
+def update_card(gift: RecurringGift) -> None:
+    """The donor gave a new card in the portal: it pays for the gift from now on, and a
+    renewal that failed is tried again on it, and succeeds."""
     now = after(gift)  # after the failure it recovers from
-    paid = invoice_object(gift.stripe_subscription_id, gift.donor.stripe_customer_id,
-                          gift.donor.email, gift.amount_cents, gift.currency,
-                          gift_metadata(gift), "subscription_cycle", paid=True)
-    deliver([event("invoice.paid", paid, now), _invoice_charge_event(paid, now),
-             event("customer.subscription.updated", gift_subscription(gift, "active"), now)])
+    subscription = gift_subscription(gift, "active", payment_method=sandbox_card(
+        "mastercard", "4444", years=4))
+    events = [event("customer.subscription.updated", subscription, now)]
+    if gift.status == SubscriptionStatus.PAST_DUE:
+        paid = invoice_object(gift.stripe_subscription_id, gift.donor.stripe_customer_id,
+                              gift.donor.email, gift.amount_cents, gift.currency,
+                              gift_metadata(gift), "subscription_cycle", paid=True)
+        events += [event("invoice.paid", paid, now), _invoice_charge_event(paid, now)]
+    deliver(events)

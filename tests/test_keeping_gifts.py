@@ -1,0 +1,239 @@
+"""What keeps a recurring gift going (issue 17): the card it is paid with, shown to the
+donor and a reminder before it expires; the mails that follow Stripe's retries of a failed
+renewal, withdrawn once it is paid. Against the Stripe double at the HTTP boundary."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from membership.donations.giving import manage_link
+from membership.donations.models import RecurringGift
+from membership.extensions import db
+from membership.mail.models import MailStatus, OutboxMessage
+from tests import stripe_payloads as sp
+from tests.builders import outbox
+from tests.conftest import SITE_URL
+from tests.test_stripe_stream import EMAIL, gift, started_gift
+
+DUNNING = ("donations/payment_failed", "donations/last_attempt", "donations/gift_ended",
+           "donations/confirm_payment")
+
+
+@pytest.fixture
+def app_overrides(stripe_settings):
+    return stripe_settings
+
+
+def gift_page(client, sub_id: str) -> str:
+    path = urlsplit(manage_link(gift(sub_id))).path
+    return " ".join(client.get(path).get_data(as_text=True).split())
+
+
+def with_card(sub: dict, method: dict | str) -> dict:
+    return {**sub, "default_payment_method": method}
+
+
+def dunning_mails() -> list[OutboxMessage]:
+    db.session.rollback()
+    return [m for m in outbox(EMAIL) if m.template in DUNNING]
+
+
+# The card ------------------------------------------------------------------------------------
+
+def test_the_gift_shows_the_card_stripe_charges(send, fake_stripe, client):
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    method = sp.payment_method(brand="mastercard", last4="4444", exp_month=3, exp_year=2031)
+    # Stripe's event names the card by id; read from Stripe, it comes expanded.
+    fake_stripe.objects[sub_id] = with_card(sp.subscription(sub_id, customer=customer), method)
+    send(sp.event("customer.subscription.updated",
+                  with_card(sp.subscription(sub_id, customer=customer), method["id"])))
+    assert fake_stripe.calls("GET", f"/v1/subscriptions/{sub_id}")[-1].params == {
+        "expand[0]": "default_payment_method"}
+    kept = gift(sub_id)
+    assert (kept.stripe_payment_method_id, kept.card_brand, kept.card_last4,
+            kept.card_exp_month, kept.card_exp_year) == (method["id"], "mastercard", "4444", 3,
+                                                        2031)
+    page = gift_page(client, sub_id)
+    assert ("Paid with <bdi>Mastercard</bdi> ending in <bdi>4444</bdi>, expires "
+            "<bdi>03/2031</bdi>") in page
+    assert f"Next gift: $18 on {kept.current_period_end:%Y-%m-%d}" in page
+
+
+def test_a_card_the_bank_renews_shows_its_new_expiry_in_any_order(send, fake_stripe, client):
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    method = sp.payment_method(exp_month=1, exp_year=2027, customer=customer)
+    renewed = {**method, "card": {**method["card"], "exp_month": 1, "exp_year": 2031}}
+    # The card updater's event, then (a second older) the subscription naming the card:
+    # Stripe could not be read, so the event's own copy (an id only) is all there is.
+    now = int(time.time())
+    assert send(sp.event("payment_method.automatically_updated", renewed, now)
+                ).status_code == 200  # no gift has the card yet: stored and ignored
+    send(sp.event("customer.subscription.updated",
+                  with_card(sp.subscription(sub_id, customer=customer), method["id"]), now - 1))
+    assert gift(sub_id).stripe_payment_method_id == method["id"]
+    send(sp.event("payment_method.automatically_updated", renewed, now))
+    assert (gift(sub_id).card_exp_month, gift(sub_id).card_exp_year) == (1, 2031)
+    # An older copy of the card arriving late changes nothing.
+    send(sp.event("payment_method.updated", method, now - 5))
+    assert gift(sub_id).card_exp_year == 2031
+
+
+@pytest.mark.parametrize("card", [{"last4": "42x2"}, {"exp_month": 13}, {"exp_year": 10**12},
+                                  {"exp_month": "12"}, {"last4": "\x004242"}])
+def test_a_malformed_card_is_refused_with_a_reason(send, fake_stripe, card):
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    method = sp.payment_method()
+    method["card"].update(card)
+    response = send(sp.event("customer.subscription.updated",
+                             with_card(sp.subscription(sub_id, customer=customer), method)))
+    assert response.status_code == 400
+    assert gift(sub_id).card_last4 is None
+
+
+# The reminder before a card expires ----------------------------------------------------------
+
+def month_after(months: int) -> tuple[int, int]:
+    """The year and month `months` after this one."""
+    today = datetime.now(UTC)
+    year, month = divmod(today.year * 12 + today.month - 1 + months, 12)
+    return year, month + 1
+
+
+def card_expiring(send, fake_stripe, months_from_now: int, **subscription) -> str:
+    """A monthly gift whose card expires at the end of the month `months_from_now`."""
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    year, month = month_after(months_from_now)
+    method = sp.payment_method(exp_month=month, exp_year=year)
+    fake_stripe.objects[sub_id] = with_card(
+        sp.subscription(sub_id, customer=customer, **subscription), method)
+    send(sp.event("customer.subscription.updated",
+                  with_card(sp.subscription(sub_id, customer=customer), method["id"])))
+    return sub_id
+
+
+def test_a_donor_hears_once_before_their_card_expires(app, send, fake_stripe, flask_command):
+    sub_id = card_expiring(send, fake_stripe, 1)  # good through next month
+    card_expiring(send, fake_stripe, 3)
+    # Run as the day 31 days before the card's month is over: too early.
+    expires = date(*month_after(2), 1)
+    early = flask_command("donations", "card-reminders", "--date",
+                          (expires - timedelta(days=31)).isoformat())
+    assert early.returncode == 0, early.stderr
+    assert "0 card expiry reminders queued." in early.stdout
+    day = (expires - timedelta(days=30)).isoformat()
+    assert "1 card expiry reminders queued." in flask_command(
+        "donations", "card-reminders", "--date", day).stdout
+    again = flask_command("donations", "card-reminders", "--date", day)
+    assert "0 card expiry reminders queued." in again.stdout
+    [mail] = [m for m in outbox(EMAIL) if m.template == "donations/card_expiring"]
+    assert mail.context["last4"] == "4242" and mail.context["brand"] == "Visa"
+    assert mail.context["link"].startswith(f"{SITE_URL}/giving/manage/")
+    assert gift(sub_id).card_reminded_for.startswith(gift(sub_id).stripe_payment_method_id)
+
+
+def test_no_reminder_for_a_gift_that_ends_before_its_card(send, fake_stripe, flask_command):
+    card_expiring(send, fake_stripe, 1, cancel_at_period_end=True,
+                  period_end=int(time.time()) + 86400)
+    day = (date(*month_after(2), 1) - timedelta(days=5)).isoformat()
+    assert "0 card expiry reminders" in flask_command("donations", "card-reminders", "--date",
+                                                      day).stdout
+
+
+def test_a_card_expiring_before_the_next_gift_is_flagged_on_its_page(send, fake_stripe,
+                                                                        client):
+    sub_id = card_expiring(send, fake_stripe, -1)  # expired last month
+    assert "This card expires before your next gift" in gift_page(client, sub_id)
+
+
+# Failed payments: the mails follow Stripe's retries ------------------------------------------
+
+def failed_try(send, sub_id: str, customer: str, invoice_id: str, attempt: int, at: int,
+               next_try: int | None):
+    renewal = sp.invoice(subscription_id=sub_id, customer=customer, paid=False,
+                         attempt_count=attempt, invoice_id=invoice_id)
+    renewal["next_payment_attempt"] = next_try
+    return send(sp.event("invoice.payment_failed", renewal, at))
+
+
+def test_the_failure_mails_follow_the_retries_and_stop_when_paid(app, send):
+    app.config["PAYMENT_RETRY_ATTEMPTS"] = 4
+    start = int(time.time()) - 86400
+    sub_id, customer = started_gift(send, start)
+    invoice_id = sp.fresh_id("in")
+    day = 86400
+    failed_try(send, sub_id, customer, invoice_id, 1, start + 60, start + 3 * day)
+    [first] = dunning_mails()
+    assert first.template == "donations/payment_failed"
+    assert first.context["next_attempt"] == datetime.fromtimestamp(
+        start + 3 * day, UTC).date().isoformat()
+    failed_try(send, sub_id, customer, invoice_id, 2, start + 120, start + 5 * day)
+    assert len(dunning_mails()) == 1  # a middle try: no mail
+    failed_try(send, sub_id, customer, invoice_id, 3, start + 180, start + 7 * day)
+    assert [m.template for m in dunning_mails()] == ["donations/payment_failed",
+                                                    "donations/last_attempt"]
+    # The same try again (Stripe's retry of the webhook, or its twin event) mails nothing.
+    failed_try(send, sub_id, customer, invoice_id, 3, start + 180, start + 7 * day)
+    assert len(dunning_mails()) == 2
+    # The last try succeeds before the mails went out: they are withdrawn, none is sent.
+    paid = {**sp.invoice(subscription_id=sub_id, customer=customer, invoice_id=invoice_id),
+            "attempt_count": 4}
+    send(sp.event("invoice.paid", paid, start + 240))
+    assert {m.status for m in dunning_mails()} == {MailStatus.WITHDRAWN}
+    assert gift(sub_id).status == "active"
+
+
+def test_a_late_earlier_try_mails_nothing_after_a_later_one(app, send):
+    app.config["PAYMENT_RETRY_ATTEMPTS"] = 4
+    start = int(time.time()) - 86400
+    sub_id, customer = started_gift(send, start)
+    invoice_id = sp.fresh_id("in")
+    failed_try(send, sub_id, customer, invoice_id, 3, start + 180, start + 7 * 86400)
+    failed_try(send, sub_id, customer, invoice_id, 1, start + 60, start + 3 * 86400)
+    assert [m.template for m in dunning_mails()] == ["donations/last_attempt"]
+
+
+def test_a_gift_stripe_ends_for_failed_payments_is_told_once(send, fake_stripe):
+    start = int(time.time()) - 86400
+    sub_id, customer = started_gift(send, start)
+    invoice_id = sp.fresh_id("in")
+    failed_try(send, sub_id, customer, invoice_id, 1, start + 60, start + 3 * 86400)
+    ended = sp.subscription(sub_id, customer=customer, status="canceled")
+    ended["cancellation_details"] = {"comment": None, "feedback": None,
+                                     "reason": "payment_failed"}
+    fake_stripe.objects[sub_id] = ended
+    deleted = sp.event("customer.subscription.deleted", ended, start + 600)
+    send(deleted)
+    send(deleted)  # delivered twice
+    send(sp.event("customer.subscription.updated", ended, start + 601))
+    mails = dunning_mails()
+    assert [m.template for m in mails] == ["donations/payment_failed", "donations/gift_ended"]
+    # The first failure's mail had not gone out: it is no longer true that a new card helps.
+    assert mails[0].status == MailStatus.WITHDRAWN and mails[1].status == MailStatus.PENDING
+    assert "/donate?" in mails[1].context["link"] and "frequency=monthly" in mails[1].context[
+        "link"]
+
+
+def test_a_gift_the_donor_cancels_gets_no_ended_mail(send, fake_stripe):
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    ended = sp.subscription(sub_id, customer=customer, status="canceled")
+    ended["cancellation_details"] = {"comment": None, "feedback": None,
+                                     "reason": "cancellation_requested"}
+    fake_stripe.objects[sub_id] = ended
+    send(sp.event("customer.subscription.deleted", ended))
+    assert dunning_mails() == []
+    assert db.session.scalar(select(RecurringGift.status)) == "canceled"
+
+
+def test_the_gift_page_shows_when_stripe_tries_again(send, client):
+    start = int(time.time()) - 3600
+    sub_id, customer = started_gift(send, start)
+    next_try = int((datetime.now(UTC) + timedelta(days=3)).timestamp())
+    failed_try(send, sub_id, customer, sp.fresh_id("in"), 1, start + 60, next_try)
+    page = gift_page(client, sub_id)
+    assert "failed (try 1)</span> · next try on " + datetime.fromtimestamp(
+        next_try, UTC).strftime("%Y-%m-%d") in page
