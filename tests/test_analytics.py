@@ -56,8 +56,9 @@ def fail(gift: RecurringGift, failed_at: datetime, invoice: str | None = None,
 
 
 def end(gift: RecurringGift, ended_at: datetime, because: str | None,
-        status: str = "canceled") -> RecurringGift:
+        status: str = "canceled", feedback: str | None = None) -> RecurringGift:
     gift.status, gift.ended_at, gift.ended_because = status, ended_at, because
+    gift.cancel_feedback = feedback
     db.session.commit()
     return gift
 
@@ -123,8 +124,9 @@ def recurring_history(app):
     f = pay(g[2], at(2025, 2, 5))
     fail(g[2], at(2025, 2, 1), f.invoice_id)
     settle(f, dispute="lost")
-    end(g[1], LAST_OF_2025, "cancellation_requested")
-    end(g[2], FIRST_OF_2025, "payment_failed")
+    end(g[1], LAST_OF_2025, "cancellation_requested", feedback="too_expensive")
+    # A reason picked for a cancellation that Stripe's failed payments overtook.
+    end(g[2], FIRST_OF_2025, "payment_failed", feedback="other")
     end(g[3], at(2025, 7), None)
     end(g[4], at(2025, 8), None)
     end(g[5], new_year(2026), "payment_disputed")
@@ -141,6 +143,10 @@ def test_churn_of_a_hand_built_history_is_exact(recurring_history):
         "involuntary_rate": round(2 / 7, 4),
         "by_reason": {"cancellation_requested": 1, "payment_failed": 1,
                       "payment_disputed": 0, "unknown": 2},
+        # Of the voluntary ends: g1's donor picked a reason, g4's none.
+        "by_feedback": {"too_expensive": 1, "unused": 0, "low_quality": 0,
+                        "switched_service": 0, "customer_service": 0, "other": 0,
+                        "not_given": 1},
         # g1 1000 + g4 700; g3 500 and g2's yearly 12006 as (12006 + 6) // 12 = 1001 EUR
         "monthly_cents_lost": {"voluntary": {"usd": 1700},
                                "involuntary": {"usd": 500, "eur": 1001}}}
@@ -358,6 +364,8 @@ def recount_churn(year: int) -> dict:
     lost: dict[str, dict[str, int]] = {"voluntary": {}, "involuntary": {}}
     reasons = {"cancellation_requested": 0, "payment_failed": 0, "payment_disputed": 0,
                "unknown": 0}
+    picked = dict.fromkeys(["too_expensive", "unused", "low_quality", "switched_service",
+                            "customer_service", "other", "not_given"], 0)
     for g in gifts:
         if g.status != "canceled" or not _in(year, g.ended_at):
             continue
@@ -369,6 +377,8 @@ def recount_churn(year: int) -> dict:
             kind = "involuntary" if g.id in unpaid_gifts else "voluntary"
         kinds[kind] += 1
         reasons[g.ended_because or "unknown"] += 1
+        if kind == "voluntary":
+            picked[g.cancel_feedback or "not_given"] += 1
         lost[kind][g.currency] = lost[kind].get(g.currency, 0) + _monthly(g)
     ended = sum(kinds.values())
 
@@ -378,6 +388,7 @@ def recount_churn(year: int) -> dict:
     return {"year": year, "collecting": collecting, "ended": ended, **kinds,
             "rate": share(ended), "voluntary_rate": share(kinds["voluntary"]),
             "involuntary_rate": share(kinds["involuntary"]), "by_reason": reasons,
+            "by_feedback": picked,
             "monthly_cents_lost": lost}
 
 
@@ -560,7 +571,9 @@ def build_recurring(person, frequency, start, payments, failures, ending, status
         end(gift, None, None, status=status)
     else:
         months, because = ending
-        end(gift, started + months * 30 * DAY, because)
+        # Some donors pick a reason, some none: whatever Stripe's reason for the end.
+        end(gift, started + months * 30 * DAY, because,
+            feedback=(None, "too_expensive", "other")[months % 3])
     return made
 
 

@@ -156,11 +156,31 @@ def test_change_amount_updates_the_subscription_item_without_proration(forms, fa
 
 def test_cancel_calls_stripe_and_stores_the_reason(forms, fake_stripe, donor_with_gift):
     forms.post(f"/account/giving/recurring/{donor_with_gift.id}/cancel",
-               {"reason": "Money is tight", "when": "now"}, page="/account/giving")
+               {"reason": "Money is tight", "feedback": "too_expensive", "when": "now"},
+               page="/account/giving")
     [cancel] = fake_stripe.calls("DELETE", "/v1/subscriptions/sub_donor")
     assert cancel.params["cancellation_details[comment]"] == "Money is tight"
+    assert cancel.params["cancellation_details[feedback]"] == "too_expensive"
     db.session.rollback()
-    assert db.session.get(RecurringGift, donor_with_gift.id).cancel_reason == "Money is tight"
+    gift = db.session.get(RecurringGift, donor_with_gift.id)
+    assert (gift.cancel_reason, gift.cancel_feedback) == ("Money is tight", "too_expensive")
+
+
+def test_a_reason_not_offered_is_refused(forms, fake_stripe, donor_with_gift):
+    page = forms.post(f"/account/giving/recurring/{donor_with_gift.id}/cancel",
+                      {"feedback": "bored", "when": "now"}, page="/account/giving")
+    assert page.status_code == 302
+    assert fake_stripe.calls("DELETE", "/v1/subscriptions/sub_donor") == []
+
+
+def test_the_reason_picked_in_stripes_dashboard_is_kept(send, fake_stripe, donor_with_gift):
+    ended = {**fake_stripe.subscription("sub_donor", "canceled"), "metadata": {
+        "purpose": "donation"}, "cancellation_details": {
+            "comment": None, "feedback": "switched_service", "reason": "cancellation_requested"}}
+    fake_stripe.objects["sub_donor"] = ended
+    assert send(sp.event("customer.subscription.deleted", ended)).status_code == 200
+    db.session.rollback()
+    assert db.session.get(RecurringGift, donor_with_gift.id).cancel_feedback == "switched_service"
 
 
 def test_a_cancellation_stripe_refuses_keeps_no_reason(forms, fake_stripe, donor_with_gift):

@@ -21,7 +21,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from membership.donations.checkout import campaign_offer
-from membership.donations.models import DonationStatus, Frequency, SubscriptionStatus
+from membership.donations.models import (
+    CancelFeedback,
+    DonationStatus,
+    Frequency,
+    SubscriptionStatus,
+)
 from membership.donations.money import (
     STRIPE_MINIMUMS,
     AmountError,
@@ -172,6 +177,19 @@ class ChangeAmountForm(FlaskForm):
 
 
 class CancelGiftForm(FlaskForm):
+    feedback = RadioField(_l("What brings you to cancel?"), validators=[Optional()],
+                          choices=[
+                              SelectChoice(CancelFeedback.TOO_EXPENSIVE,
+                                           _l("I cannot afford it just now")),
+                              SelectChoice(CancelFeedback.UNUSED,
+                                           _l("I do not read enough to give")),
+                              SelectChoice(CancelFeedback.LOW_QUALITY,
+                                           _l("I am unhappy with the coverage")),
+                              SelectChoice(CancelFeedback.SWITCHED_SERVICE,
+                                           _l("I give to another cause instead")),
+                              SelectChoice(CancelFeedback.CUSTOMER_SERVICE,
+                                           _l("Something went wrong with my gift")),
+                              SelectChoice(CancelFeedback.OTHER, _l("Another reason"))])
     reason = TextAreaField(_l("Would you tell us why? (optional)"),
                            validators=[Optional(), Length(max=1000)])
     # By default the gift ends when the period it paid for does: nothing paid is lost.

@@ -38,8 +38,10 @@ class Gateway(Protocol):
 
     def change_amount(self, gift: RecurringGift, amount_cents: int) -> None: ...
 
-    def cancel(self, gift: RecurringGift, reason: str, at_period_end: bool = False) -> None:
-        """End the gift now, or at the end of the period it has paid for."""
+    def cancel(self, gift: RecurringGift, reason: str, at_period_end: bool = False,
+               feedback: str | None = None) -> None:
+        """End the gift now, or at the end of the period it has paid for; `reason` is the
+        donor's words, `feedback` the reason they picked (a CancelFeedback)."""
         ...
 
     def keep(self, gift: RecurringGift) -> None:

@@ -69,6 +69,7 @@ class SubscriptionState:
     current_period_end: datetime | None = None
     ended_at: datetime | None = None
     cancel_reason: str | None = None
+    cancel_feedback: str | None = None
     ended_because: str | None = None
     started_at: datetime | None = None
     # The subscription's default payment method, and its card when the object says.
@@ -165,6 +166,8 @@ def _apply_details(gift: RecurringGift, state: SubscriptionState) -> None:
         gift.ended_because = state.ended_because
     if state.cancel_reason and not gift.cancel_reason:
         gift.cancel_reason = state.cancel_reason
+    if state.cancel_feedback and not gift.cancel_feedback:
+        gift.cancel_feedback = state.cancel_feedback
     if state.payment_method_id and state.payment_method_id != gift.stripe_payment_method_id:
         # Another card: the old one's details no longer say anything about this gift.
         gift.stripe_payment_method_id = state.payment_method_id
@@ -324,8 +327,9 @@ def _tell_gift_ended(gift: RecurringGift, was: str) -> None:
                                  campaign=gift.campaign))
 
 
-def record_cancel_reason(gift: RecurringGift, reason: str) -> None:
+def record_cancel_reason(gift: RecurringGift, reason: str, feedback: str | None) -> None:
     gift.cancel_reason = reason.strip() or None
+    gift.cancel_feedback = feedback
     db.session.flush()
 
 

@@ -355,10 +355,12 @@ def _change(gift: RecurringGift, action: str, back: str, **back_values):
                      amount=format_money(amount_cents, gift.currency))
         elif action == "cancel":
             at_period_end = form.when.data == "period_end" and gift.current_period_end is not None
-            gateway.cancel(gift, form.reason.data or "", at_period_end=at_period_end)
+            feedback = form.feedback.data or None
+            gateway.cancel(gift, form.reason.data or "", at_period_end=at_period_end,
+                           feedback=feedback)
             # Only once the payment service has taken it: a failed cancellation keeps no
             # reason for a gift that goes on.
-            record_cancel_reason(gift, form.reason.data or "")
+            record_cancel_reason(gift, form.reason.data or "", feedback)
             db.session.commit()
             done = (_("Your recurring gift ends on %(date)s, when the period you paid for "
                       "does: nothing more will be charged. Thank you for your support.",
@@ -387,7 +389,8 @@ def _change(gift: RecurringGift, action: str, back: str, **back_values):
             done = _("Your gift resumes: the next one is taken on its usual date.")
         else:  # keep
             gateway.keep(gift)
-            record_cancel_reason(gift, "")  # the reason was for a cancellation taken back
+            # The reason was for a cancellation taken back.
+            record_cancel_reason(gift, "", None)
             db.session.commit()
             done = _("Your gift goes on: thank you!")
     except (AmountError, GatewayError) as error:

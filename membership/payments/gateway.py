@@ -125,8 +125,11 @@ class StripeGateway:
             "proration_behavior": "none",
         })
 
-    def cancel(self, gift: RecurringGift, reason: str, at_period_end: bool = False) -> None:
-        params = {"cancellation_details": {"comment": reason}} if reason else {}
+    def cancel(self, gift: RecurringGift, reason: str, at_period_end: bool = False,
+               feedback: str | None = None) -> None:
+        details = {key: value for key, value in (("comment", reason), ("feedback", feedback))
+                   if value}
+        params = {"cancellation_details": details} if details else {}
         if at_period_end:
             self._update(gift, {**params, "cancel_at_period_end": True})
             return

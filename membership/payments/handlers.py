@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from flask import current_app
@@ -17,6 +18,7 @@ from membership.donations import charges, checkout, recording, recurring
 from membership.donations.gateway import Gateway, GatewayError
 from membership.donations.models import (
     INTERVALS,
+    CancelFeedback,
     CancellationReason,
     CheckoutStatus,
     Frequency,
@@ -301,8 +303,9 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
         collection_resumes_at=moment(pause, "resumes_at"),
         current_period_end=moment(item, "current_period_end"),
         ended_at=(moment(subscription, "ended_at") or as_of) if ended else None,
-        cancel_reason=text(details, "comment", max_length=5000) or text(details, "feedback"),
-        ended_because=_cancellation_reason(text(details, "reason", max_length=32)),
+        cancel_reason=text(details, "comment", max_length=5000),
+        cancel_feedback=_choice(text(details, "feedback", max_length=32), CancelFeedback),
+        ended_because=_choice(text(details, "reason", max_length=32), CancellationReason),
         # An id in events; the payment method itself when read from Stripe (expanded).
         payment_method_id=object_id(subscription, "default_payment_method"),
         card=card(subscription.get("default_payment_method")),
@@ -310,9 +313,9 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
     return EventStatus.PROCESSED
 
 
-def _cancellation_reason(reason: str | None) -> str | None:
-    """Stripe's reason, if it is one we know (a newer API version may add more)."""
-    return reason if reason in tuple(CancellationReason) else None
+def _choice(value: str | None, known: type[StrEnum]) -> str | None:
+    """Stripe's word, if it is one we know (a newer API version may add more)."""
+    return value if value in tuple(known) else None
 
 
 def _subscription_amount(unit_amount: int | None, quantity: int) -> int | None:

@@ -70,15 +70,16 @@ class SandboxGateway:
         deliver([event("customer.subscription.updated",
                        gift_subscription(gift, amount_cents=amount_cents), after(gift))])
 
-    def cancel(self, gift: RecurringGift, reason: str, at_period_end: bool = False) -> None:
+    def cancel(self, gift: RecurringGift, reason: str, at_period_end: bool = False,
+               feedback: str | None = None) -> None:
         if at_period_end:
             deliver([event("customer.subscription.updated",
-                           gift_subscription(gift, cancel_at_period_end=True, reason=reason),
-                           after(gift))])
+                           gift_subscription(gift, cancel_at_period_end=True, reason=reason,
+                                             feedback=feedback), after(gift))])
             return
         deliver([event("customer.subscription.deleted",
-                       gift_subscription(gift, status="canceled", reason=reason),
-                       after(gift))])
+                       gift_subscription(gift, status="canceled", reason=reason,
+                                         feedback=feedback), after(gift))])
 
     def keep(self, gift: RecurringGift) -> None:
         deliver([event("customer.subscription.updated",
@@ -196,7 +197,8 @@ def subscription_object(subscription_id: str, customer_id: str, currency: str, f
                         cancel_at_period_end: bool = False,
                         pause_collection: dict[str, Any] | None = None,
                         period_end: int | None = None,
-                        payment_method: dict[str, Any] | None = None) -> dict[str, Any]:
+                        payment_method: dict[str, Any] | None = None,
+                        feedback: str | None = None) -> dict[str, Any]:
     now = int(time.time())
     period = 31 * 86400 if frequency == "monthly" else 365 * 86400
     period_end = period_end or now + period
@@ -208,7 +210,7 @@ def subscription_object(subscription_id: str, customer_id: str, currency: str, f
         "cancel_at_period_end": cancel_at_period_end,
         "cancel_at": period_end if cancel_at_period_end else None,
         "canceled_at": now if asked else None,
-        "cancellation_details": {"comment": reason or None, "feedback": None,
+        "cancellation_details": {"comment": reason or None, "feedback": feedback,
                                  "reason": "cancellation_requested" if asked else None},
         "created": started,
         "currency": currency,
@@ -267,7 +269,8 @@ def gift_subscription(gift: RecurringGift, status: str | None = None,
                       cancel_at_period_end: bool | None = None,
                       pause_collection: Any = KEEP,
                       frequency: str | None = None,
-                      payment_method: dict[str, Any] | None = None) -> dict[str, Any]:
+                      payment_method: dict[str, Any] | None = None,
+                      feedback: str | None = None) -> dict[str, Any]:
     """The subscription object of an existing gift as it stands, with the given changes
     (a pause or a scheduled end the gift has is kept unless changed)."""
     if pause_collection is KEEP:
@@ -286,7 +289,8 @@ def gift_subscription(gift: RecurringGift, status: str | None = None,
         pause_collection=pause_collection,
         period_end=int(gift.current_period_end.timestamp()) if gift.current_period_end
         else None,
-        payment_method=payment_method or _gift_card(gift))
+        payment_method=payment_method or _gift_card(gift),
+        feedback=feedback or gift.cancel_feedback)
 
 
 def invoice_object(subscription_id: str, customer_id: str, email: str, amount_cents: int,

@@ -5,7 +5,9 @@ and how long monthly donors keep giving.
   that UTC year. It ended *involuntarily* when Stripe's reason is payment_failed or
   payment_disputed, *voluntarily* when it is cancellation_requested; when the reason is
   unknown, involuntarily if the gift has a failed invoice that was never paid (no donation
-  carries that invoice), else voluntarily.
+  carries that invoice), else voluntarily. Of the voluntary ends, the reason the donor
+  picked when cancelling (Stripe's `cancellation_details.feedback`) is counted, or "not
+  given".
 - A gift was *collecting at some point in the year* when it started before the year's end,
   did not end before the year began (no `ended_at`, or one in the year or later), and is
   not one whose first invoice was never paid (incomplete, incomplete_expired). The churn
@@ -31,6 +33,7 @@ from sqlalchemy.orm import aliased
 
 from membership.donations.models import (
     NEVER_PAID_STATUSES,
+    CancelFeedback,
     CancellationReason,
     Donation,
     Frequency,
@@ -46,6 +49,7 @@ from membership.sql import utc_period
 VOLUNTARY, INVOLUNTARY = "voluntary", "involuntary"
 INVOLUNTARY_REASONS = (CancellationReason.PAYMENT_FAILED, CancellationReason.PAYMENT_DISPUTED)
 UNKNOWN_REASON = "unknown"
+NOT_GIVEN = "not_given"  # a donor-cancelled gift whose donor picked no reason
 COHORTS = 12  # months of cohorts shown
 COHORT_AFTER = (1, 3, 6, 12)  # months after the cohort month
 
@@ -78,6 +82,9 @@ class Churn:
     voluntary: int = 0
     involuntary: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
+    # The reason donors picked when they cancelled (a CancelFeedback, or "not_given"), of
+    # the gifts ended voluntarily.
+    by_feedback: dict[str, int] = field(default_factory=dict)
     # What the ended gifts were worth per month: {voluntary|involuntary: {currency: cents}}
     monthly_cents_lost: dict[str, dict[str, int]] = field(
         default_factory=lambda: {VOLUNTARY: {}, INVOLUNTARY: {}})
@@ -91,7 +98,8 @@ class Churn:
                 "voluntary": self.voluntary, "involuntary": self.involuntary,
                 "rate": self.rate, "voluntary_rate": rate(self.voluntary, self.collecting),
                 "involuntary_rate": rate(self.involuntary, self.collecting),
-                "by_reason": self.by_reason, "monthly_cents_lost": self.monthly_cents_lost}
+                "by_reason": self.by_reason, "by_feedback": self.by_feedback,
+                "monthly_cents_lost": self.monthly_cents_lost}
 
 
 def _unpaid_failure():
@@ -109,22 +117,27 @@ def churn(year: int) -> Churn:
                 (reason == CancellationReason.CANCELLATION_REQUESTED, VOLUNTARY),
                 (_unpaid_failure(), INVOLUNTARY), else_=VOLUNTARY)
     said = case((known, reason), else_=UNKNOWN_REASON)
+    picked = case((RecurringGift.cancel_feedback.in_(tuple(CancelFeedback)),
+                   RecurringGift.cancel_feedback), else_=NOT_GIVEN)
     collecting = db.session.scalar(select(func.count()).where(
         RecurringGift.started_at < span.ends,
         or_(RecurringGift.ended_at.is_(None), RecurringGift.ended_at >= span.starts),
         RecurringGift.status.not_in(NEVER_PAID_STATUSES)))
     figures = Churn(year=year, collecting=collecting,
-                    by_reason=dict.fromkeys([*map(str, CancellationReason), UNKNOWN_REASON], 0))
+                    by_reason=dict.fromkeys([*map(str, CancellationReason), UNKNOWN_REASON], 0),
+                    by_feedback=dict.fromkeys([*map(str, CancelFeedback), NOT_GIVEN], 0))
     rows = db.session.execute(
-        select(RecurringGift.currency, kind.label("kind"), said.label("reason"), func.count(),
-               func.sum(RecurringGift.monthly_cents))
+        select(RecurringGift.currency, kind.label("kind"), said.label("reason"),
+               picked.label("feedback"), func.count(), func.sum(RecurringGift.monthly_cents))
         .where(RecurringGift.status == SubscriptionStatus.CANCELED,
                RecurringGift.ended_at >= span.starts, RecurringGift.ended_at < span.ends)
-        .group_by(RecurringGift.currency, kind, said))
-    for currency, gone, why, gifts, cents in rows:
+        .group_by(RecurringGift.currency, kind, said, picked))
+    for currency, gone, why, feedback, gifts, cents in rows:
         figures.ended += gifts
         setattr(figures, gone, getattr(figures, gone) + gifts)
         figures.by_reason[str(why)] += gifts
+        if gone == VOLUNTARY:
+            figures.by_feedback[str(feedback)] += gifts
         _add(figures.monthly_cents_lost[gone], currency, int(cents))
     return figures
 
