@@ -32,6 +32,7 @@ class GiftChoice:
     dedication_kind: str | None = None
     dedication_name: str | None = None
     dedication_message: str | None = None
+    honoree_email: str | None = None  # for a card to the person the gift honours
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def start_checkout(choice: GiftChoice) -> Checkout:
         dedication_kind=choice.dedication_kind if choice.dedication_name else None,
         dedication_name=choice.dedication_name or None,
         dedication_message=choice.dedication_message or None,
+        honoree_email=choice.honoree_email if choice.dedication_name else None,
     )
     db.session.add(checkout)
     db.session.flush()

@@ -128,6 +128,12 @@ class DonateForm(FlaskForm):
     dedication = StringField(_l("Name of the person"), validators=[Optional(), Length(max=200)])
     dedication_message = TextAreaField(_l("Message (optional)"),
                                        validators=[Optional(), Length(max=500)])
+    honoree_email = EmailField(
+        _l("Send them a card by e-mail (optional)"),
+        validators=[Optional(), Email(check_deliverability=False), Length(max=320)],
+        filters=[strip],
+        description=_l("Their address, to tell them of your gift with your message. It is "
+                       "used once, for this card, and then forgotten."))
     # Left empty by people; bots filling every field give themselves away.
     website = StringField(_l("Leave this field empty"), render_kw={
         "autocomplete": "off", "tabindex": "-1"})
@@ -148,6 +154,10 @@ class DonateForm(FlaskForm):
             self.amount_cents = check_amount(field.data, currency)
         except AmountError as error:
             raise ValidationError(str(error)) from error
+
+    def validate_honoree_email(self, field) -> None:
+        if field.data and not (self.dedication.data or "").strip():
+            raise ValidationError(_("Add the name of the person the gift is dedicated to."))
 
     def validate_campaign(self, field) -> None:
         if not field.data:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -53,13 +53,57 @@ def own_recurring_gift_or_none(user: User, gift_id: int) -> RecurringGift | None
         .where(RecurringGift.id == gift_id, Donor.user_id == user.id))
 
 
-def yearly_statement(user: User, year: int) -> tuple[list[Donation], dict[str, int]]:
-    """A calendar year's gifts and the net total per currency."""
-    donations = [d for d in donations_for(user) if d.created_at.year == year]
+def fiscal_year_of(moment: datetime) -> int:
+    """The fiscal year a moment is in, named by the calendar year it starts in."""
+    start = current_app.config["FISCAL_YEAR_START_MONTH"]
+    return moment.year if moment.month >= start else moment.year - 1
+
+
+def fiscal_span(year: int) -> tuple[datetime, datetime]:
+    """The first moment of a fiscal year and of the next, in UTC."""
+    start = current_app.config["FISCAL_YEAR_START_MONTH"]
+    return (datetime(year, start, 1, tzinfo=UTC), datetime(year + 1, start, 1, tzinfo=UTC))
+
+
+def fiscal_label(year: int) -> str:
+    """How a fiscal year is written: "2025", or "2025-26" (with an en dash) when it
+    starts after January."""
+    if current_app.config["FISCAL_YEAR_START_MONTH"] == 1:
+        return str(year)
+    return f"{year}\u2013{(year + 1) % 100:02d}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A fiscal year's gifts of one donor, oldest first, with the net total per currency."""
+
+    year: int
+    title: str
+    donor: str
+    donations: list[Donation]
+    totals: dict[str, int]
+
+
+def statement_of(donations: list[Donation], year: int, donor: str) -> Statement:
+    starts, ends = fiscal_span(year)
+    kept = sorted((d for d in donations if starts <= d.created_at < ends),
+                  key=lambda d: (d.created_at, d.id))
     totals: dict[str, int] = {}
-    for donation in sorted(donations, key=lambda d: d.created_at):
+    for donation in kept:
         totals[donation.currency] = totals.get(donation.currency, 0) + donation.net_cents
-    return sorted(donations, key=lambda d: d.created_at), totals
+    return Statement(year, fiscal_label(year), donor, kept, totals)
+
+
+def yearly_statement(user: User, year: int) -> Statement:
+    return statement_of(donations_for(user), year, user.name or user.email)
+
+
+def donor_statement(donor: Donor, year: int) -> Statement:
+    starts, ends = fiscal_span(year)
+    donations = list(db.session.scalars(select(Donation).where(
+        Donation.donor_id == donor.id, Donation.created_at >= starts,
+        Donation.created_at < ends)))
+    return statement_of(donations, year, donor.name or donor.email)
 
 
 RECEIPT_LINK = "donations.receipt"  # a receipt's link never expires

@@ -186,10 +186,9 @@ class Checkout(_GiftDetails, db.Model):
     donor_id: Mapped[int] = mapped_column(ForeignKey("donors.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=CheckoutStatus.PENDING)
     stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    # A tribute gift's card to the person it honours: their address and the donor's words
-    # are kept only until the card is sent (once, when the gift is paid), then erased.
+    # A tribute gift's card to the person it honours (with the dedication's message): their
+    # address is kept only until the card is sent (once, when the gift is paid), then erased.
     honoree_email: Mapped[str | None] = mapped_column(String(320))
-    honoree_message: Mapped[str | None] = mapped_column(Text)
     honoree_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

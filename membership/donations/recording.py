@@ -26,6 +26,7 @@ from membership.donations.models import (
     RecurringGift,
 )
 from membership.donations.signals import announce
+from membership.donations.tributes import send_tribute_card
 from membership.extensions import db
 from membership.mail.services import queue_mail
 from membership.sql import insert_or_ignore
@@ -92,6 +93,8 @@ def record_one_time_payment(payment: Payment) -> int | None:
     donor = donor_for(payment, checkout)
     details = gift_details(checkout, payment)
     donation = insert_donation(payment, donor, details, recurring_gift=None)
+    if donation is not None:
+        send_tribute_card(checkout)
     if checkout is not None:
         checkout.status = CheckoutStatus.PAID
     db.session.flush()
@@ -150,6 +153,9 @@ def _thank(donation: Donation, recurring_gift: RecurringGift | None) -> None:
         currency=donation.currency,
         receipt_number=donation.receipt_number,
         receipt_link=receipt_link(donation),
+        dedication_kind=donation.dedication_kind,
+        dedication_name=donation.dedication_name,
+        attachments=[{"kind": "receipt", "donation": donation.id}],
         # A recurring gift's receipt leads to the gift's own page too.
         manage_link=manage_link(recurring_gift) if recurring_gift else None,
     )

@@ -30,6 +30,7 @@ from membership.donations.recording import (
     gift_details,
     insert_donation,
 )
+from membership.donations.tributes import send_tribute_card
 from membership.extensions import db
 from membership.mail.services import queue_mail, withdraw_pending
 from membership.sql import insert_or_ignore
@@ -239,6 +240,7 @@ def record_recurring_payment(payment: Payment, gift: RecurringGift,
     if donation is not None:
         # Paid: what was said about a failed payment is no longer true.
         withdraw_pending(f"gift:{gift.id}", FAILED_PAYMENT_MAILS)
+        send_tribute_card(checkout)  # the first payment's checkout: once
     note_status(gift, SubscriptionStatus.ACTIVE, as_of)
     if checkout is not None:
         checkout.status = CheckoutStatus.PAID

@@ -9,6 +9,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -43,6 +44,8 @@ from membership.donations.gateway import GatewayError, payment_gateway
 from membership.donations.giving import (
     donation_for_receipt_token,
     donations_for,
+    fiscal_label,
+    fiscal_year_of,
     gift_for_manage_token,
     own_donation_or_none,
     own_recurring_gift_or_none,
@@ -62,6 +65,12 @@ from membership.donations.models import (
     RecurringGift,
 )
 from membership.donations.money import AmountError, format_money, to_major
+from membership.donations.pdf import (
+    receipt_filename,
+    receipt_pdf,
+    statement_filename,
+    statement_pdf,
+)
 from membership.donations.recurring import record_cancel_reason
 from membership.errors import form_status
 from membership.extensions import db, limiter
@@ -188,6 +197,7 @@ def donate():
             dedication_kind=form.dedication_kind.data,
             dedication_name=(form.dedication.data or "").strip() or None,
             dedication_message=(form.dedication_message.data or "").strip() or None,
+            honoree_email=form.honoree_email.data or None,
         )
         checkout = start_checkout(choice)
         # The pending gift is kept even if the payment page cannot be opened.
@@ -273,7 +283,24 @@ def public_receipt(token: str):
     donation = donation_for_receipt_token(token)
     if donation is None:
         abort(404)
-    return render_template("donations/receipt.html", donation=donation)
+    return render_template("donations/receipt.html", donation=donation,
+                           pdf=url_for("donations.public_receipt_pdf", token=token))
+
+
+@bp.get("/donate/receipt/<token>/receipt.pdf")
+def public_receipt_pdf(token: str):
+    donation = donation_for_receipt_token(token)
+    if donation is None:
+        abort(404)
+    return _pdf(receipt_pdf(donation), receipt_filename(donation))
+
+
+def _pdf(data: bytes, filename: str):
+    response = make_response(data)
+    response.content_type = "application/pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"  # a donor's own papers
+    return response
 
 
 # The donor's giving page --------------------------------------------------------------------
@@ -283,12 +310,13 @@ def public_receipt(token: str):
 def giving():
     donations = donations_for(current_user)
     gifts = recurring_gifts_for(current_user)
-    years = sorted({donation.created_at.year for donation in donations}, reverse=True)
+    years = sorted({fiscal_year_of(donation.created_at) for donation in donations},
+                   reverse=True)
     return render_template(
         "donations/giving.html",
         donations=donations,
         gifts=gifts,
-        years=years,
+        years=[(year, fiscal_label(year)) for year in years],
         forms=_manage_forms(),
         attempts=payment_attempts(gifts),
         act=lambda action, gift: url_for(f"donations.{ACCOUNT_ENDPOINTS[action]}",
@@ -302,17 +330,41 @@ def receipt(donation_id: int):
     donation = own_donation_or_none(current_user, donation_id)
     if donation is None:
         abort(404)
-    return render_template("donations/receipt.html", donation=donation)
+    return render_template("donations/receipt.html", donation=donation,
+                           pdf=url_for("donations.receipt_pdf_download",
+                                       donation_id=donation_id))
+
+
+@bp.get("/account/giving/<int:donation_id>/receipt.pdf")
+@login_required
+def receipt_pdf_download(donation_id: int):
+    donation = own_donation_or_none(current_user, donation_id)
+    if donation is None:
+        abort(404)
+    return _pdf(receipt_pdf(donation), receipt_filename(donation))
+
+
+def _own_statement_or_404(year: int):
+    if not 1900 <= year <= 9999:
+        abort(404)
+    lines = yearly_statement(current_user, year)
+    if not lines.donations:
+        abort(404)
+    return lines
 
 
 @bp.get("/account/giving/statement/<int:year>")
 @login_required
 def statement(year: int):
-    donations, totals = yearly_statement(current_user, year)
-    if not donations:
-        abort(404)
-    return render_template("donations/statement.html", year=year, donations=donations,
-                           totals=totals, generated=datetime.now(UTC))
+    return render_template("donations/statement.html", statement=_own_statement_or_404(year),
+                           generated=datetime.now(UTC))
+
+
+@bp.get("/account/giving/statement/<int:year>/statement.pdf")
+@login_required
+def statement_pdf_download(year: int):
+    lines = _own_statement_or_404(year)
+    return _pdf(statement_pdf(lines, datetime.now(UTC)), statement_filename(lines))
 
 
 def _own_gift_or_404(gift_id: int):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -201,6 +202,29 @@ class SMTPTransport:
 _POLICY = SMTP.clone(max_line_length=998)
 
 
+# Files a message carries, made when it is sent: the context's `attachments` lists
+# {"kind": …, …} specs, and the domain that queues such mail registers a maker per kind
+# (a receipt's PDF, say) that returns (filename, content type, bytes), or None when what it
+# was made from is gone.
+Attachment = tuple[str, str, bytes]
+ATTACHMENT_MAKERS: dict[str, Callable[[dict], Attachment | None]] = {}
+
+
+def register_attachment(kind: str, maker: Callable[[dict], Attachment | None]) -> None:
+    ATTACHMENT_MAKERS[kind] = maker
+
+
+def attachments_of(message: OutboxMessage) -> list[Attachment]:
+    made = []
+    with force_locale(message.language or DEFAULT_LANGUAGE):
+        for spec in (message.context or {}).get("attachments") or []:
+            maker = ATTACHMENT_MAKERS.get(spec.get("kind")) if isinstance(spec, dict) else None
+            attachment = maker(spec) if maker else None
+            if attachment is not None:
+                made.append(attachment)
+    return made
+
+
 def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
     email = EmailMessage(policy=_POLICY)
     email["From"] = sender
@@ -211,6 +235,9 @@ def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
         email[name] = value
     email.set_content(message.text_body)
     email.add_alternative(message.html_body, subtype="html")
+    for filename, content_type, data in attachments_of(message):
+        maintype, _, subtype = content_type.partition("/")
+        email.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return email
 
 
