@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from membership.donations.giving import manage_link
-from membership.donations.models import RecurringGift
+from membership.donations.models import Donation, RecurringGift
 from membership.extensions import db
 from membership.mail.models import MailStatus, OutboxMessage
+from membership.reports.summary import summary
+from membership.reports.windows import Window
 from tests import stripe_payloads as sp
 from tests.builders import outbox
 from tests.conftest import SITE_URL
@@ -237,3 +239,74 @@ def test_the_gift_page_shows_when_stripe_tries_again(send, client):
     page = gift_page(client, sub_id)
     assert "failed (try 1)</span> · next try on " + datetime.fromtimestamp(
         next_try, UTC).strftime("%Y-%m-%d") in page
+
+
+# Pause, skip and switch in the reports, exactly -------------------------------------------
+
+def report(days_back: int, days_to: int = 0) -> dict:
+    """The summary of the UTC days from `days_back` days ago to `days_to` days ago."""
+    db.session.rollback()
+    today = datetime.now(UTC).date()
+    return summary(Window(today - timedelta(days=days_back), today - timedelta(days=days_to)))
+
+
+def paid_on(sub_id: str, customer: str, moment: int, amount: int, **fields) -> dict:
+    invoice = sp.invoice(subscription_id=sub_id, customer=customer, amount=amount, **fields)
+    invoice["status_transitions"] = {**invoice["status_transitions"], "paid_at": moment}
+    return sp.event("invoice.paid", invoice, moment)
+
+
+def stripe_now(send, fake_stripe, sub_id: str, **changes) -> None:
+    """Stripe's subscription changes (its current object and the event saying so)."""
+    current = {**fake_stripe.objects[sub_id], **changes}
+    fake_stripe.objects[sub_id] = current
+    send(sp.event("customer.subscription.updated", current))
+
+
+def test_a_pause_and_a_skip_stop_collecting_until_resumed(send, fake_stripe):
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    fake_stripe.objects[sub_id] = sp.subscription(sub_id, customer=customer)
+    figures = report(1)
+    assert (figures["active_recurring_gifts"], figures["mrr_cents"]) == (1, 1800)
+    resumes = int(time.time()) + 30 * 86400
+    for pause in ({"behavior": "void", "resumes_at": resumes},  # paused for a month
+                  {"behavior": "void", "resumes_at": None},  # until resumed
+                  {"behavior": "void", "resumes_at": fake_stripe.objects[sub_id]["items"][
+                      "data"][0]["current_period_end"] + 86400}):  # the next gift skipped
+        stripe_now(send, fake_stripe, sub_id, pause_collection=pause)
+        figures = report(1)
+        # Not collecting, per the contract; what it paid still counts, once.
+        assert (figures["active_recurring_gifts"], figures["mrr_cents"]) == (0, 0)
+        assert (figures["gross_cents"], figures["recurring"]) == (
+            1800, {"count": 1, "gross_cents": 1800})
+        stripe_now(send, fake_stripe, sub_id, pause_collection=None)
+        figures = report(1)
+        assert (figures["active_recurring_gifts"], figures["mrr_cents"]) == (1, 1800)
+
+
+def test_a_switch_counts_each_schedule_on_its_side_of_the_switch_date(send, fake_stripe):
+    now = int(time.time())
+    day = 86400
+    sub_id, customer = sp.fresh_id("sub"), sp.fresh_id("cus")
+    switch_date = now - 10 * day  # the end of the month paid for before switching
+    monthly = sp.subscription(sub_id, customer=customer, period_end=switch_date)
+    fake_stripe.objects[sub_id] = monthly
+    send(sp.event("customer.subscription.created", monthly, now - 40 * day))
+    send(paid_on(sub_id, customer, now - 40 * day, 1800, billing_reason="subscription_create"))
+    # Switched to $200 a year: a trial until the paid month ends, then the yearly charge.
+    yearly = sp.subscription(sub_id, customer=customer, status="trialing", amount=20000,
+                             interval="year", period_end=switch_date)
+    stripe_now(send, fake_stripe, sub_id, **yearly)
+    assert (gift(sub_id).frequency, gift(sub_id).monthly_cents) == ("yearly", 1667)
+    figures = report(1)
+    assert (figures["active_recurring_gifts"], figures["mrr_cents"]) == (1, 1667)  # trialing
+    send(paid_on(sub_id, customer, switch_date, 20000, metadata=sp.YEARLY))
+    stripe_now(send, fake_stripe, sub_id, status="active")
+    before, after, both = report(45, 15), report(12), report(45)
+    assert (before["gross_cents"], before["recurring"]["count"]) == (1800, 1)
+    assert (after["gross_cents"], after["recurring"]["count"]) == (20000, 1)
+    assert (both["gross_cents"], both["donations"], both["donors"]) == (21800, 2, 1)
+    assert (after["active_recurring_gifts"], after["mrr_cents"]) == (1, 1667)
+    db.session.rollback()
+    frequencies = db.session.scalars(select(Donation.frequency).order_by(Donation.created_at))
+    assert list(frequencies) == ["monthly", "yearly"]

@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select
 
 from membership.donations.models import (
+    CancelFeedback,
     CancellationReason,
     Donation,
     DonationStatus,
@@ -122,12 +123,26 @@ def _recurring_gifts(rng: random.Random, donor_ids: list[int], currencies: list[
             # Most ended gifts were cancelled by the donor; the rest Stripe gave up on.
             "ended_because": (None if not ended else CancellationReason.PAYMENT_FAILED
                               if rng.random() < 0.3 else CancellationReason.CANCELLATION_REQUESTED),
+            # The reason a cancelling donor picked (some pick none).
+            "cancel_feedback": rng.choice((None, *CancelFeedback)) if ended else None,
+            **_demo_card(rng, donor_id, now),
         })
     if new:
         db.session.execute(insert(RecurringGift), new)
         db.session.commit()
     return [dict(row._mapping) for row in db.session.execute(
         select(*GIFT_COLUMNS).where(RecurringGift.stripe_subscription_id.like("sub_demo_%")))]
+
+
+def _demo_card(rng: random.Random, donor_id: int, now: datetime) -> dict:
+    """A card for the gift; about one in twenty expires this month or the next (the
+    reminders' demo)."""
+    months_left = rng.randint(0, 1) if rng.random() < 0.05 else rng.randint(2, 60)
+    year, month = divmod(now.year * 12 + now.month - 1 + months_left, 12)
+    return {"stripe_payment_method_id": f"pm_demo_{donor_id}",
+            "card_brand": rng.choice(("visa", "visa", "mastercard", "amex")),
+            "card_last4": f"{rng.randint(0, 9999):04d}", "card_exp_month": month + 1,
+            "card_exp_year": year, "card_as_of": now}
 
 
 def _when(rng: random.Random, start: datetime, now: datetime) -> datetime:

@@ -325,6 +325,8 @@ def invoice_object(subscription_id: str, customer_id: str, email: str, amount_ce
         }]},
         "status": "paid" if paid else "open",
         "status_transitions": {"paid_at": now if paid else None, "finalized_at": now},
+        # Stripe tries a declined renewal again a few days later.
+        "next_payment_attempt": None if paid else now + 3 * 86400,
     }
 
 

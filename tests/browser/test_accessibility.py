@@ -47,6 +47,9 @@ NOT_PAGES = {
     "accounts.export_data", "admin.analytics_json", "admin.summary_json",
     "admin.retention_json", "admin.donations_csv", "admin.lybunt_csv", "admin.sybunt_csv",
     "campaigns.progress_json",
+    # PDFs (tests/test_receipts.py reads them back).
+    "donations.public_receipt_pdf", "donations.receipt_pdf_download",
+    "donations.statement_pdf_download",
     # A good link redirects to the account page with a notice; a bad one is checked.
     "accounts.confirm_email_change",
 }
