@@ -345,7 +345,7 @@ def receipt_pdf_download(donation_id: int):
 
 
 def _own_statement_or_404(year: int):
-    if not 1900 <= year <= 9999:
+    if not 1900 <= year < 9999:  # the year after it must be a date too
         abort(404)
     lines = yearly_statement(current_user, year)
     if not lines.donations:
