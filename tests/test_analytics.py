@@ -655,6 +655,9 @@ def test_the_page_shows_each_figure_with_its_definition_and_table(
     churned = churn(2025)  # 4 ended; the cohorts' monthly gifts collect too
     assert f"{churned.rate * 100:.1f} %" in page and f"<td>{churned.ended}</td>" in page
     assert "75.0 %" in page  # failed renewals recovered
+    text = " ".join(page.split())
+    assert ('<th scope="row">Cannot afford it just now</th><td>'
+            f'{churned.by_feedback["too_expensive"]}</td>') in text  # the donors' reasons
     assert "Climate" in page and "Daily e-mail" in page and "(hidden)" in page
     assert "/admin/reports/analytics.json?year=2025" in page
     assert 'href="/admin/analytics" aria-current="page"' in page

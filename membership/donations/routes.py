@@ -324,13 +324,18 @@ def giving():
     )
 
 
-@bp.get("/account/giving/<int:donation_id>/receipt")
-@login_required
-def receipt(donation_id: int):
+def _own_donation_or_404(donation_id: int):
     donation = own_donation_or_none(current_user, donation_id)
     if donation is None:
         abort(404)
-    return render_template("donations/receipt.html", donation=donation,
+    return donation
+
+
+@bp.get("/account/giving/<int:donation_id>/receipt")
+@login_required
+def receipt(donation_id: int):
+    return render_template("donations/receipt.html",
+                           donation=_own_donation_or_404(donation_id),
                            pdf=url_for("donations.receipt_pdf_download",
                                        donation_id=donation_id))
 
@@ -338,9 +343,7 @@ def receipt(donation_id: int):
 @bp.get("/account/giving/<int:donation_id>/receipt.pdf")
 @login_required
 def receipt_pdf_download(donation_id: int):
-    donation = own_donation_or_none(current_user, donation_id)
-    if donation is None:
-        abort(404)
+    donation = _own_donation_or_404(donation_id)
     return _pdf(receipt_pdf(donation), receipt_filename(donation))
 
 
