@@ -17,6 +17,7 @@ from membership.extensions import babel, csrf, db, limiter, login_manager, migra
 from membership.i18n import LANGUAGES, isolate, select_locale, text_direction, vary_by_language
 from membership.inputs import register_input_guards
 from membership.observability import register_observability
+from membership.page_cache import init_page_cache
 from membership.security import register_security_headers
 from membership.sql import configure_sqlite
 from membership.types import render_migration_type
@@ -78,6 +79,7 @@ def register_extensions(app: Flask) -> None:
         return load_session_user(cookie_id)
 
     register_security_headers(app)
+    init_page_cache(app)
 
 
 def register_domains(app: Flask) -> None:
@@ -92,6 +94,7 @@ def register_domains(app: Flask) -> None:
     from membership.campaigns import services as campaigns
     from membership.donations import donors, giving
     from membership.donations.checkout import CAMPAIGN_OFFERS_KEY
+    from membership.donations.documents import register_documents
     from membership.donations.signals import donation_changed
     from membership.newsletter import services as newsletter
     from membership.payments.gateway import init_gateway
@@ -100,6 +103,7 @@ def register_domains(app: Flask) -> None:
     from membership.topics import services as topics
 
     init_gateway(app)
+    register_documents()
     email_verified.connect(donors.link_donor_to_account, weak=False)
     account_closing.connect(giving.cancel_recurring_gifts, weak=False)
     account_deleting.connect(donors.anonymize_donor_records, weak=False)

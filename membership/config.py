@@ -183,6 +183,11 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
         "EMAIL_TOKEN_MAX_AGE": int(env.get("EMAIL_TOKEN_MAX_AGE", str(3 * 24 * 3600))),
         "RESET_TOKEN_MAX_AGE": int(env.get("RESET_TOKEN_MAX_AGE", "3600")),
         "SIGN_IN_TOKEN_MAX_AGE": int(env.get("SIGN_IN_TOKEN_MAX_AGE", "900")),
+        # Public pages kept in memory (membership/page_cache.py): for how many seconds
+        # (0: never; tests see every change at once) and how many pages per process.
+        "PAGE_CACHE_SECONDS": float(env.get("PAGE_CACHE_SECONDS",
+                                            "0" if name == "testing" else "1")),
+        "PAGE_CACHE_SIZE": _whole(env, "PAGE_CACHE_SIZE", 1024, 1, 1_000_000),
         "MANAGE_LINK_MAX_AGE": int(env.get("MANAGE_LINK_MAX_AGE", str(60 * 24 * 3600))),
         # How many times Stripe tries a renewal (Billing > Revenue recovery > Retries; the
         # first charge counts): the mail before the last try says it is the last.

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, jsonify, render_template
 
 from membership.campaigns import services
 from membership.campaigns.models import Campaign, CampaignStatus
+from membership.page_cache import public_page
 from membership.types import utcnow
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -27,6 +28,7 @@ def index():
 
 
 @bp.get("/<slug>")
+@public_page
 def page(slug: str):
     campaign = _campaign_or_404(slug)
     now = utcnow()

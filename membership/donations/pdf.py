@@ -18,13 +18,10 @@ from fpdf.enums import XPos, YPos
 
 from membership.campaigns.services import campaign_title
 from membership.donations.forms import frequency_label
-from membership.donations.giving import Statement, donor_statement
-from membership.donations.models import Donation, Donor
+from membership.donations.giving import Statement
+from membership.donations.models import Donation
 from membership.donations.money import format_money
-from membership.extensions import db
 from membership.i18n import current_language, text_direction
-from membership.mail.services import Attachment, register_attachment
-from membership.types import utcnow
 
 FONTS = Path(__file__).parent / "fonts"
 # The isolates <bdi> stands for in HTML: the font has no glyphs for them, and each line
@@ -143,34 +140,3 @@ def statement_pdf(lines: Statement, issued: datetime) -> bytes:
                     "contributions."))
     document.write_line(_("Issued %(date)s.", date=issued.strftime("%Y-%m-%d")), 9)
     return document.finish()
-
-
-def receipt_filename(donation: Donation) -> str:
-    return f"receipt-{donation.receipt_number}.pdf"
-
-
-def statement_filename(lines: Statement) -> str:
-    return f"statement-{lines.year}.pdf"
-
-
-# What a mail carries (see mail.services.register_attachment): made when it is sent, in
-# its language, from what the records say then.
-
-def _receipt_attachment(spec: dict) -> Attachment | None:
-    donation = db.session.get(Donation, spec.get("donation"))
-    if donation is None:
-        return None
-    return receipt_filename(donation), "application/pdf", receipt_pdf(donation)
-
-
-def _statement_attachment(spec: dict) -> Attachment | None:
-    donor = db.session.get(Donor, spec.get("donor"))
-    year = spec.get("year")
-    if donor is None or not isinstance(year, int):
-        return None
-    lines = donor_statement(donor, year)
-    return statement_filename(lines), "application/pdf", statement_pdf(lines, utcnow())
-
-
-register_attachment("receipt", _receipt_attachment)
-register_attachment("statement", _statement_attachment)

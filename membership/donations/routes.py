@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
-from cachetools import TTLCache
 from flask import (
     Blueprint,
     abort,
@@ -13,13 +11,11 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf.csrf import generate_csrf
 
 from membership.donations.checkout import (
     CampaignOffer,
@@ -30,6 +26,7 @@ from membership.donations.checkout import (
     fixed_fee,
     start_checkout,
 )
+from membership.donations.documents import receipt_document, statement_document
 from membership.donations.forms import (
     CancelGiftForm,
     ChangeAmountForm,
@@ -65,17 +62,12 @@ from membership.donations.models import (
     RecurringGift,
 )
 from membership.donations.money import AmountError, format_money, to_major
-from membership.donations.pdf import (
-    receipt_filename,
-    receipt_pdf,
-    statement_filename,
-    statement_pdf,
-)
 from membership.donations.recurring import record_cancel_reason
 from membership.errors import form_status
 from membership.extensions import db, limiter
 from membership.forms import PostOnlyForm
-from membership.i18n import current_language
+from membership.mail.services import Attachment
+from membership.page_cache import public_page
 from membership.types import utcnow
 from membership.urls import external_url
 
@@ -133,52 +125,10 @@ def _suggested_amounts(offer: CampaignOffer | None) -> dict[str, list[str]]:
     return suggested
 
 
-# On appeal days most visitors are anonymous and see the same gift form but for their
-# CSRF token; it is rendered once per language and query string and the token filled in
-# per request.
-PAGE_CACHE_KEY = "donate_page_cache"
-
-
-@bp.record_once
-def _create_page_cache(state) -> None:
-    state.app.extensions[PAGE_CACHE_KEY] = (TTLCache(maxsize=256, ttl=60), threading.Lock())
-
-
-def _cacheable() -> bool:
-    """A GET by a visitor with no flash messages and no login: neither a session login
-    nor a remember-me cookie (what Flask-Login would load a user from), checked without
-    loading a user."""
-    return (request.method == "GET" and "_user_id" not in session
-            and current_app.config["REMEMBER_COOKIE_NAME"] not in request.cookies
-            and not session.get("_flashes"))
-
-
-def _token_input(token: str) -> str:
-    # The hidden input exactly as WTForms renders it. Text from the query string is
-    # HTML-escaped, so its quotes can never form this markup: only the real input matches.
-    return f'name="csrf_token" type="hidden" value="{token}"'
-
-
-def _cached_page() -> str | None:
-    cache, lock = current_app.extensions[PAGE_CACHE_KEY]
-    with lock:
-        parts = cache.get((current_language(), request.full_path))
-    return _token_input(generate_csrf()).join(parts) if parts else None
-
-
-def _remember_page(html: str, form: DonateForm) -> None:
-    """Keep the page cut where its CSRF token stands, for each visitor's own token."""
-    cache, lock = current_app.extensions[PAGE_CACHE_KEY]
-    with lock:
-        cache[(current_language(), request.full_path)] = html.split(
-            _token_input(form.csrf_token.current_token))
-
-
 @bp.route("/donate", methods=["GET", "POST"])
 @limiter.limit(_donate_limit, methods=["POST"])
+@public_page
 def donate():
-    if _cacheable() and (page := _cached_page()):
-        return page
     form = DonateForm()
     closed = None
     if request.method == "GET":
@@ -210,14 +160,11 @@ def donate():
                                         reason=str(error)))
     status = form_status(form)
     offer = campaign_offer(form.campaign.data)
-    html = render_template(
+    return render_template(
         "donations/donate.html", form=form, fee_preview=_fee_preview(form), offer=offer,
         suggested=_suggested_amounts(offer), closed=closed, now=utcnow(),
         fee_fixed=fixed_fee(form.currency.data or "usd"),
-    )
-    if _cacheable():
-        _remember_page(html, form)
-    return html, status
+    ), status
 
 
 def _payment_page(checkout: Checkout, amount_typed: str):
@@ -292,12 +239,13 @@ def public_receipt_pdf(token: str):
     donation = donation_for_receipt_token(token)
     if donation is None:
         abort(404)
-    return _pdf(receipt_pdf(donation), receipt_filename(donation))
+    return _pdf(receipt_document(donation))
 
 
-def _pdf(data: bytes, filename: str):
+def _pdf(document: Attachment):
+    filename, content_type, data = document
     response = make_response(data)
-    response.content_type = "application/pdf"
+    response.content_type = content_type
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"  # a donor's own papers
     return response
@@ -343,8 +291,7 @@ def receipt(donation_id: int):
 @bp.get("/account/giving/<int:donation_id>/receipt.pdf")
 @login_required
 def receipt_pdf_download(donation_id: int):
-    donation = _own_donation_or_404(donation_id)
-    return _pdf(receipt_pdf(donation), receipt_filename(donation))
+    return _pdf(receipt_document(_own_donation_or_404(donation_id)))
 
 
 def _own_statement_or_404(year: int):
@@ -366,8 +313,7 @@ def statement(year: int):
 @bp.get("/account/giving/statement/<int:year>/statement.pdf")
 @login_required
 def statement_pdf_download(year: int):
-    lines = _own_statement_or_404(year)
-    return _pdf(statement_pdf(lines, datetime.now(UTC)), statement_filename(lines))
+    return _pdf(statement_document(_own_statement_or_404(year), datetime.now(UTC)))
 
 
 def _own_gift_or_404(gift_id: int):

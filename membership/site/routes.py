@@ -11,6 +11,7 @@ from membership.extensions import csrf, db, limiter
 from membership.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_AGE, known_language
 from membership.newsletter.routes import newsletter_form
 from membership.observability.readiness import readiness_problem
+from membership.page_cache import public_page
 from membership.types import utcnow
 from membership.urls import safe_next_url
 
@@ -18,6 +19,7 @@ bp = Blueprint("site", __name__)
 
 
 @bp.get("/")
+@public_page
 def home():
     now = utcnow()
     featured = featured_campaign(now)

@@ -17,6 +17,7 @@ from flask_login import current_user
 from membership.extensions import db
 from membership.forms import PostOnlyForm
 from membership.inputs import page_number
+from membership.page_cache import public_page
 from membership.topics import services, stories
 from membership.urls import safe_next_url
 
@@ -26,6 +27,7 @@ PENDING_FOLLOW = "pending_follow"  # a topic an anonymous reader chose before lo
 
 
 @bp.get("/topics")
+@public_page
 def index():
     followed = services.followed_ids(current_user) if current_user.is_authenticated else set()
     return render_template("topics/index.html", catalogue=services.catalogue(),
