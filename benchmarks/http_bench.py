@@ -8,6 +8,8 @@ by gunicorn with 2 workers and loaded by wrk on this machine.
                                                            # page at 10k and 1M donations (PG)
     .venv/bin/python benchmarks/http_bench.py languages    # /, /donate and the campaign
                                                            # page in English and in Arabic
+    .venv/bin/python benchmarks/http_bench.py public       # the public pages: visitors and
+                                                           # signed-in readers, en and ar
 
 Prints one line per measurement and the ratio to the bare endpoint. Needs `wrk`
 (scripts/install-wrk.sh) and, for PostgreSQL, the local server (see README)."""
@@ -26,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -405,10 +409,113 @@ def bench_languages(directory: Path) -> None:
               f"ar/en {arabic / english:5.0%}", flush=True)
 
 
+# Each request a signed-in reader's, taken in turn from a list of session cookies: a
+# newsletter blast brings many readers, each for a page or two.
+READERS_LUA = """
+local cookies = {}
+function init(args)
+  for line in io.lines(args[1]) do cookies[#cookies + 1] = line end
+  index = 0
+end
+function request()
+  index = index + 1
+  local headers = {["Accept-Language"] = language}
+  if #cookies > 0 then headers["Cookie"] = cookies[(index - 1) % #cookies + 1] end
+  return wrk.format("GET", path, headers)
+end
+"""
+PUBLIC_PAGES = ("/", "/topics", "/campaigns/20th-anniversary", "/donate",
+                "/campaigns/20th-anniversary/progress.json")
+READERS = int(os.environ.get("BENCH_READERS", "200"))
+CREATE_READERS = """
+import sys
+from wsgi import app
+from membership.accounts.models import User
+from membership.accounts.services import hash_password
+from membership.extensions import db
+from membership.topics.models import Topic, TopicFollow
+from membership.types import utcnow
+with app.app_context():
+    password = hash_password("a benchmark passphrase")
+    topics = db.session.query(Topic.id).order_by(Topic.position).limit(6).all()
+    for n in range(int(sys.argv[1])):
+        user = User(email=f"bench-reader-{n}@example.org", password_hash=password,
+                    email_verified_at=utcnow())
+        db.session.add(user)
+        db.session.flush()
+        for topic_id, in topics[n % 3:n % 3 + 2]:
+            db.session.add(TopicFollow(user_id=user.id, topic_id=topic_id))
+    db.session.commit()
+"""
+
+
+def reader_cookies(app_url: str, env: dict[str, str], count: int, path: Path) -> None:
+    """Create `count` readers following topics, sign each in over HTTP, keep the cookies."""
+    subprocess.run([str(BIN / "python"), "-c", CREATE_READERS, str(count)], cwd=ROOT,
+                   env={**os.environ, **env}, check=True, capture_output=True)
+    with path.open("w") as file:
+        for n in range(count):
+            # By hand: production cookies are Secure, and this is plain HTTP on loopback.
+            page = urllib.request.urlopen(app_url + "/account/login")
+            cookie = _cookies(page.headers)
+            html = page.read().decode()
+            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+            body = urllib.parse.urlencode({
+                "csrf_token": token, "password": "a benchmark passphrase",
+                "email": f"bench-reader-{n}@example.org"}).encode()
+            request = urllib.request.Request(app_url + "/account/login", body,
+                                             headers={"Cookie": cookie})
+            try:
+                urllib.request.build_opener(_NoRedirect).open(request)
+            except urllib.error.HTTPError as redirect:  # signed in: 302 to the account
+                file.write(_cookies(redirect.headers) + "\n")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _cookies(headers) -> str:
+    return "; ".join(value.split(";", 1)[0] for value in headers.get_all("Set-Cookie") or [])
+
+
+def bench_public(directory: Path) -> None:
+    """Issue 18's table: each public page for visitors and for signed-in readers (each
+    request another of READERS readers), in English and in Arabic, production settings on
+    SQLite with the demo data, next to a bare endpoint measured before each page."""
+    env = production_env(f"sqlite:///{directory}/public.sqlite3")
+    migrate(env)
+    seed(env, 2000)
+    cookies = directory / "readers.txt"
+    empty = directory / "visitors.txt"
+    empty.write_text("")
+    rows = []
+    with gunicorn("benchmarks.bare_app:app", {}) as bare_url, \
+            gunicorn("wsgi:app", env, "/healthz") as app_url:
+        reader_cookies(app_url, env, READERS, cookies)
+        for path in PUBLIC_PAGES:
+            bare = wrk(bare_url + "/")[0]
+            for who, source in (("visitor", empty), ("reader", cookies)):
+                for language in ("en", "ar"):
+                    script = directory / "readers.lua"
+                    script.write_text(f'path = "{path}"\nlanguage = "{language}"\n'
+                                      + READERS_LUA)
+                    rate, _total, errors = wrk(app_url + path, str(script), [str(source)])
+                    rows.append((path, who, language, rate, bare, errors))
+                    print(f"GET {path:<42} {who:<7} {language}  {rate:8.1f} req/s  "
+                          f"bare {bare:7.1f}  {rate / bare:5.2f}x  ({errors} errors)",
+                          flush=True)
+    print("\n| page | who | language | req/s | bare | ratio |\n|---|---|---|---|---|---|")
+    for path, who, language, rate, bare, _errors in rows:
+        print(f"| `{path}` | {who} | {language} | {rate:,.0f} | {bare:,.0f} | "
+              f"{rate / bare:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=["donate", "webhook", "renewals", "campaign",
-                                             "languages", "all"])
+                                             "languages", "public", "all"])
     scenario = parser.parse_args().scenario
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: run scripts/install-wrk.sh")
@@ -425,6 +532,8 @@ def main() -> None:
             bench_campaign(Path(tmp))
         if scenario in ("languages", "all"):
             bench_languages(Path(tmp))
+        if scenario in ("public", "all"):
+            bench_public(Path(tmp))
 
 
 if __name__ == "__main__":
