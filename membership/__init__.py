@@ -13,13 +13,22 @@ from flask_login import user_logged_in
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from membership.config import load_config
+from membership.edge_cache import EdgeCache, SessionInterface
 from membership.extensions import babel, csrf, db, limiter, login_manager, migrate
-from membership.i18n import LANGUAGES, isolate, select_locale, text_direction, vary_by_language
+from membership.i18n import (
+    LANGUAGES,
+    install_template_gettext,
+    isolate,
+    select_locale,
+    text_direction,
+    vary_by_language,
+)
 from membership.inputs import register_input_guards
 from membership.observability import register_observability
 from membership.page_cache import init_page_cache
 from membership.security import register_security_headers
 from membership.sql import configure_sqlite
+from membership.static_files import init_static_files
 from membership.types import render_migration_type
 from membership.urls import init_site_url
 
@@ -51,6 +60,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["TRUSTED_PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
                                 x_proto=1, x_host=1)
+    app.session_interface = SessionInterface()
+    if app.config["EDGE_CACHE_SECONDS"] > 0:
+        app.wsgi_app = EdgeCache(app.wsgi_app, app.config["EDGE_CACHE_SECONDS"],
+                                 app.config["PAGE_CACHE_SIZE"])
     return app
 
 
@@ -67,6 +80,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    install_template_gettext(app)
     app.after_request(vary_by_language)
 
     login_manager.init_app(app)
@@ -80,6 +94,7 @@ def register_extensions(app: Flask) -> None:
 
     register_security_headers(app)
     init_page_cache(app)
+    init_static_files(app)
 
 
 def register_domains(app: Flask) -> None:

@@ -76,6 +76,17 @@ def _whole(env: Mapping[str, str], name: str, default: int, lowest: int, highest
     return int(value)
 
 
+def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
+    value = env.get(name, "").strip() or default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ConfigError(f"{name} must be a number of seconds from 0 to 3600, not {value!r}")
+    return seconds
+
+
 def load_config(instance_path: str, environ: Mapping[str, str] | None = None) -> dict:
     """Build the settings dict for `MEMBERSHIP_ENV` from `environ` (default: os.environ)."""
     env = os.environ if environ is None else environ
@@ -185,9 +196,13 @@ def load_config(instance_path: str, environ: Mapping[str, str] | None = None) ->
         "SIGN_IN_TOKEN_MAX_AGE": int(env.get("SIGN_IN_TOKEN_MAX_AGE", "900")),
         # Public pages kept in memory (membership/page_cache.py): for how many seconds
         # (0: never; tests see every change at once) and how many pages per process.
-        "PAGE_CACHE_SECONDS": float(env.get("PAGE_CACHE_SECONDS",
-                                            "0" if name == "testing" else "1")),
+        "PAGE_CACHE_SECONDS": _seconds(env, "PAGE_CACHE_SECONDS",
+                                       "0" if name == "testing" else "1"),
         "PAGE_CACHE_SIZE": _whole(env, "PAGE_CACHE_SIZE", 1024, 1, 1_000_000),
+        # What any cache may keep (Cache-Control: public), kept in front of the app
+        # (membership/edge_cache.py) for at most this many seconds; 0: never.
+        "EDGE_CACHE_SECONDS": _seconds(env, "EDGE_CACHE_SECONDS",
+                                       "0" if name == "testing" else "1"),
         "MANAGE_LINK_MAX_AGE": int(env.get("MANAGE_LINK_MAX_AGE", str(60 * 24 * 3600))),
         # How many times Stripe tries a renewal (Billing > Revenue recovery > Retries; the
         # first charge counts): the mail before the last try says it is the last.

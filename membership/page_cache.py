@@ -1,20 +1,23 @@
 """Public pages kept in memory for a second: when a newsletter or a launch sends readers
-in, each page is rendered once a second per URL and language (and, for a signed-in reader,
-per reader), not once a visit.
+in, each page is rendered once a second per URL and language, and for signed-in readers
+once per what the page shows of them, not once a visit.
 
 What is kept is the page cut where its CSRF token stands: every form must carry the
 visitor's own token (the contract), so each answer joins the parts with it. A page is
 kept only when it flashed nothing and answered 200; a visitor with flash messages to see
-is served afresh. A reader's change shows on their next page view: each POST by a
-signed-in session moves the session's `page_stamp`, which is part of that reader's keys;
-anything else (staff edits, a gift raising a campaign's figures) shows within the second
-(`PAGE_CACHE_SECONDS`). The memory is bounded (`PAGE_CACHE_SIZE` pages per process)."""
+is served afresh.
+
+A signed-in reader's page is kept under what it shows of them, which each view names
+(`public_page(reader=…)`; by default `frame`, what every page's header shows): readers
+alike share one, and a reader's own change (a topic followed) changes the key, so it shows
+on their very next page. Anything else (staff edits, a gift raising a campaign's figures)
+shows within PAGE_CACHE_SECONDS. The memory is bounded (PAGE_CACHE_SIZE pages a process)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from functools import wraps
+from collections.abc import Callable, Hashable
+from functools import partial, wraps
 
 from cachetools import TTLCache
 from flask import Flask, Response, current_app, g, make_response, request, session
@@ -24,8 +27,6 @@ from flask_wtf.csrf import generate_csrf
 from membership.i18n import current_language
 
 EXTENSION = "page_cache"
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-STAMP = "page_stamp"
 
 
 class PageCache:
@@ -47,37 +48,39 @@ def init_page_cache(app: Flask) -> None:
     app.extensions[EXTENSION] = PageCache(app.config["PAGE_CACHE_SIZE"], seconds) \
         if seconds > 0 else None
 
-    @app.before_request
-    def note_a_change() -> None:
-        # A signed-in reader's POST may change what their pages show (a topic followed,
-        # the newsletter joined): their kept pages are theirs no more.
-        if request.method not in SAFE_METHODS and "_user_id" in session:
-            session[STAMP] = session.get(STAMP, 0) + 1
+
+def frame() -> tuple:
+    """What base.html shows of a signed-in reader: the staff link, and the address to
+    confirm while it is not."""
+    return (current_user.is_staff, None if current_user.is_verified else current_user.email)
 
 
-def _visitor() -> tuple | None:
-    """Whose page this is, for the key: () for a visitor not signed in, (account id,
-    stamp) for a reader; None when the page is not to be kept (flash messages to show,
-    a remember-me cookie that would sign the visitor in while rendering)."""
+def _visitor(reader: Callable[[], Hashable]) -> tuple | None:
+    """Whose page this is, for the key: () for a visitor not signed in, ("reader", …) for
+    a reader; None when the page is not to be kept (flash messages to show, a session or
+    remember-me cookie that names nobody signed in now)."""
     if session.get("_flashes"):
         return None
     if "_user_id" in session:
-        return (current_user.get_id(), session.get(STAMP, 0)) \
-            if current_user.is_authenticated else None
+        return ("reader", reader()) if current_user.is_authenticated else None
     if current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies:
         return None
     return ()
 
 
-def public_page(view: Callable) -> Callable:
-    """Serve the view's GET answer from memory for a second (see the module's docstring)."""
+def public_page(view: Callable | None = None, *,
+                reader: Callable[[], Hashable] = frame) -> Callable:
+    """Serve the view's GET answer from memory (see the module's docstring); `reader`
+    names what the page shows of a signed-in reader, all of it."""
+    if view is None:
+        return partial(public_page, reader=reader)
 
     @wraps(view)
     def kept(*args, **kwargs):
         cache: PageCache | None = current_app.extensions[EXTENSION]
         if cache is None or request.method != "GET":
             return view(*args, **kwargs)
-        visitor = _visitor()
+        visitor = _visitor(reader)
         if visitor is None:
             return view(*args, **kwargs)
         key = (request.endpoint, request.full_path, current_language(), visitor)

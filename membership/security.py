@@ -38,9 +38,15 @@ def security_headers(production: bool) -> dict[str, str]:
 
 
 def register_security_headers(app: Flask) -> None:
-    headers = security_headers(app.config["MEMBERSHIP_ENV"] == "production")
+    headers = list(security_headers(app.config["MEMBERSHIP_ENV"] == "production").items())
+    names = {name for name, _value in headers}
 
     @app.after_request
     def _add_security_headers(response: Response) -> Response:
-        response.headers.update(headers)
+        # Every answer's, in one pass: no view sets these, so none is there to replace
+        # unless a view did on purpose (then it is replaced, as before).
+        if names.isdisjoint(response.headers.keys()):
+            response.headers.extend(headers)
+        else:
+            response.headers.update(headers)
         return response

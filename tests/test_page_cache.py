@@ -14,8 +14,8 @@ from membership.extensions import db
 from membership.newsletter.models import Subscriber
 from membership.page_cache import EXTENSION
 from membership.topics.services import seed_topics
-from tests.builders import give, make_campaign
-from tests.conftest import IsolatedRequestsClient, csrf_token_from
+from tests.builders import give, make_campaign, make_user
+from tests.conftest import Browserless, IsolatedRequestsClient, csrf_token_from
 
 
 @pytest.fixture
@@ -104,3 +104,30 @@ def test_errors_and_posts_are_never_kept(app, campaign):
     assert client.get("/campaigns/nothing-here").status_code == 404
     assert client.get("/donate?amount=-5").status_code == 200
     assert not any(key[0] == "campaigns.page" for key in app.extensions[EXTENSION].pages)
+
+
+def signed_in(app, email: str) -> Browserless:
+    make_user(email, "a sturdy passphrase")
+    browser = Browserless(app.test_client())
+    browser.login(email, "a sturdy passphrase")
+    return browser
+
+
+def test_readers_alike_share_a_page_and_see_only_their_own(app, campaign):
+    one, two = signed_in(app, "one@example.org"), signed_in(app, "two@example.org")
+    cache = app.extensions[EXTENSION]
+    before = len(cache.pages)
+    page_one = one.client.get("/campaigns/20th-anniversary").get_data(as_text=True)
+    page_two = two.client.get("/campaigns/20th-anniversary").get_data(as_text=True)
+    assert len(cache.pages) == before + 1  # the same header: one kept page
+    token_one, token_two = csrf_token_from(page_one), csrf_token_from(page_two)
+    assert token_one != token_two and "Log out" in page_two
+    # A page that shows the reader's own address is theirs alone.
+    donate_one = one.client.get("/donate").get_data(as_text=True)
+    donate_two = two.client.get("/donate").get_data(as_text=True)
+    assert 'value="one@example.org"' in donate_one and "two@example.org" not in donate_one
+    assert 'value="two@example.org"' in donate_two and "one@example.org" not in donate_two
+    # Following a topic makes the reader's topics page their own at once.
+    one.post("/topics/gaza/follow", {"next": "/topics"}, page="/topics")
+    assert 'aria-pressed="true"' in one.client.get("/topics").get_data(as_text=True)
+    assert 'aria-pressed="true"' not in two.client.get("/topics").get_data(as_text=True)

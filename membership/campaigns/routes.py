@@ -43,8 +43,8 @@ def page(slug: str):
 @bp.get("/<slug>/progress.json")
 def progress_json(slug: str):
     response = jsonify(services.progress_document(_campaign_or_404(slug), utcnow()))
-    # Live figures: shared caches may keep them a few seconds, no longer.
+    # Live figures: any cache may keep them for a second, no longer (the contract's age).
     response.cache_control.public = True
-    response.cache_control.max_age = 5
+    response.cache_control.max_age = 1
     return response
 

@@ -67,7 +67,7 @@ from membership.errors import form_status
 from membership.extensions import db, limiter
 from membership.forms import PostOnlyForm
 from membership.mail.services import Attachment
-from membership.page_cache import public_page
+from membership.page_cache import frame, public_page
 from membership.types import utcnow
 from membership.urls import external_url
 
@@ -127,7 +127,8 @@ def _suggested_amounts(offer: CampaignOffer | None) -> dict[str, list[str]]:
 
 @bp.route("/donate", methods=["GET", "POST"])
 @limiter.limit(_donate_limit, methods=["POST"])
-@public_page
+# A signed-in reader's address and name are filled in.
+@public_page(reader=lambda: (frame(), current_user.email, current_user.name))
 def donate():
     form = DonateForm()
     closed = None

@@ -12,7 +12,7 @@ Every label has a bounded set of values: a route's endpoint name, never its raw 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -41,12 +41,23 @@ DIGEST_RUNS = Counter(
     ["outcome"])
 DIGESTS_QUEUED = Counter(
     "newsletter_digests_queued_total", "Digest messages queued in the outbox.")
+EDGE_CACHE_HITS = Counter(
+    "edge_cache_hits_total", "Requests answered by the shared cache in front of the app.")
 
 
 def observe_request(endpoint: str | None, method: str, status: int, seconds: float) -> None:
-    endpoint = endpoint or UNMATCHED
-    HTTP_REQUESTS.labels(endpoint, method if method in METHODS else "other", str(status)).inc()
-    HTTP_REQUEST_SECONDS.labels(endpoint).observe(seconds)
+    counter, timer = _request_metrics(endpoint or UNMATCHED,
+                                      method if method in METHODS else "other", status)
+    counter.inc()
+    timer.observe(seconds)
+
+
+@cache
+def _request_metrics(endpoint: str, method: str, status: int):
+    """The labelled counter and histogram of one kind of request, looked up once (a label
+    lookup takes a lock and formats the labels; the label values are bounded)."""
+    return (HTTP_REQUESTS.labels(endpoint, method, str(status)),
+            HTTP_REQUEST_SECONDS.labels(endpoint))
 
 
 def count_webhook_event(type_label: str, outcome: str) -> None:

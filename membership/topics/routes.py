@@ -17,7 +17,7 @@ from flask_login import current_user
 from membership.extensions import db
 from membership.forms import PostOnlyForm
 from membership.inputs import page_number
-from membership.page_cache import public_page
+from membership.page_cache import frame, public_page
 from membership.topics import services, stories
 from membership.urls import safe_next_url
 
@@ -26,8 +26,12 @@ bp = Blueprint("topics", __name__)
 PENDING_FOLLOW = "pending_follow"  # a topic an anonymous reader chose before logging in
 
 
+def _followed() -> frozenset[int]:
+    return frozenset(services.followed_ids(current_user))
+
+
 @bp.get("/topics")
-@public_page
+@public_page(reader=lambda: (frame(), _followed()))
 def index():
     followed = services.followed_ids(current_user) if current_user.is_authenticated else set()
     return render_template("topics/index.html", catalogue=services.catalogue(),
