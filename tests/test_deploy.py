@@ -232,7 +232,9 @@ def test_systemd_units_are_complete_and_hardened():
     assert {"membership-web.service", "membership-mail.service", "membership-digest.service",
             "membership-digest.timer", "membership-stripe-refresh.service",
             "membership-stripe-refresh.timer", "membership-reports-refresh.service",
-            "membership-reports-refresh.timer"} <= set(units)
+            "membership-reports-refresh.timer", "membership-card-reminders.service",
+            "membership-card-reminders.timer", "membership-statements.service",
+            "membership-statements.timer"} <= set(units)
     for name, unit in units.items():
         assert "Unit" in unit, name
         if name.endswith(".timer"):
@@ -251,7 +253,8 @@ def test_systemd_units_are_complete_and_hardened():
         assert setting(unit, "Service", "ProtectSystem") == "strict"
     assert setting(units["membership-mail.service"], "Service", "Restart") == "always"
     for name in ("membership-digest.service", "membership-stripe-refresh.service",
-                 "membership-reports-refresh.service"):
+                 "membership-reports-refresh.service", "membership-card-reminders.service",
+                 "membership-statements.service"):
         assert setting(units[name], "Service", "Type") == "oneshot", name
 
     # The processes that count metrics share one directory, which each unit creates (so
