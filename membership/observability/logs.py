@@ -2,7 +2,7 @@
 
 Every line goes through the app's logger (`membership`, and its children `membership.request`,
 `membership.webhook`, `membership.command`) to stderr: one JSON object per line
-(python-json-logger) when `LOG_FORMAT=json`, plain text when `LOG_FORMAT=text`. Loggers belong
+(python-json-logger with orjson) when `LOG_FORMAT=json`, plain text when `LOG_FORMAT=text`. Loggers belong
 to the process, not to an app, so configuring them again (tests build many apps) replaces our
 handler instead of adding a second one."""
 
@@ -20,7 +20,7 @@ from typing import Any
 import click
 from flask import Flask, g, has_request_context, request
 from flask.logging import default_handler
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 from werkzeug.local import LocalProxy
 
 from membership.config import ConfigError
@@ -66,8 +66,10 @@ class _RequestIdFilter(logging.Filter):
 
 def _formatter(log_format: str) -> logging.Formatter:
     if log_format == "json":
-        return JsonFormatter(["levelname", "name", "message"], timestamp="time",
-                             rename_fields={"levelname": "level", "name": "logger"})
+        # orjson writes a line several times faster than the json module: a request line
+        # was a third of a cached page's time.
+        return OrjsonFormatter(["levelname", "name", "message"], timestamp="time",
+                               rename_fields={"levelname": "level", "name": "logger"})
     return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
