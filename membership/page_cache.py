@@ -34,11 +34,11 @@ class PageCache:
         self.pages: TTLCache = TTLCache(maxsize=size, ttl=seconds)
         self.lock = threading.Lock()
 
-    def get(self, key: tuple) -> list[str] | None:
+    def get(self, key: tuple) -> list[bytes] | None:
         with self.lock:
             return self.pages.get(key)
 
-    def put(self, key: tuple, parts: list[str]) -> None:
+    def put(self, key: tuple, parts: list[bytes]) -> None:
         with self.lock:
             self.pages[key] = parts
 
@@ -90,16 +90,18 @@ def public_page(view: Callable | None = None, *,
         response = make_response(view(*args, **kwargs))
         if response.status_code == 200 and response.mimetype == "text/html" \
                 and not session.get("_flashes") and not response.headers.getlist("Set-Cookie"):
+            # Kept as bytes: an answer is not encoded again (Arabic and Hebrew pages are
+            # twice their length in UTF-8).
             token = g.get("csrf_token")
-            html = response.get_data(as_text=True)
-            cache.put(key, html.split(token) if token else [html])
+            html = response.get_data()
+            cache.put(key, html.split(token.encode()) if token else [html])
         return response
 
     return kept
 
 
-def _page(parts: list[str]) -> Response:
+def _page(parts: list[bytes]) -> Response:
     # The visitor's own token, where the page had the one it was rendered with; a token
     # is long and random, so nothing else on a page can be mistaken for it.
-    return Response(generate_csrf().join(parts) if len(parts) > 1 else parts[0],
+    return Response(generate_csrf().encode().join(parts) if len(parts) > 1 else parts[0],
                     mimetype="text/html")

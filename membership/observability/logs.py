@@ -2,9 +2,9 @@
 
 Every line goes through the app's logger (`membership`, and its children `membership.request`,
 `membership.webhook`, `membership.command`) to stderr: one JSON object per line
-(python-json-logger with orjson) when `LOG_FORMAT=json`, plain text when `LOG_FORMAT=text`. Loggers belong
-to the process, not to an app, so configuring them again (tests build many apps) replaces our
-handler instead of adding a second one."""
+(python-json-logger with orjson) when `LOG_FORMAT=json`, plain text when `LOG_FORMAT=text`.
+Loggers belong to the process, not to an app, so configuring them again (tests build many
+apps) replaces our handler instead of adding a second one."""
 
 from __future__ import annotations
 
