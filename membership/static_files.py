@@ -16,13 +16,23 @@ YEAR = 365 * 24 * 3600
 
 def init_static_files(app: Flask) -> None:
     folder = Path(app.static_folder)
+    # In development a file edited while the app runs gets a new fingerprint at once.
+    edited = app.config["MEMBERSHIP_ENV"] == "development"
 
     @cache
-    def fingerprint(filename: str) -> str | None:
+    def content_hash(filename: str, _modified: int) -> str | None:
         path = folder / filename
         if not path.is_file() or not path.resolve().is_relative_to(folder.resolve()):
             return None
         return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+    def fingerprint(filename: str) -> str | None:
+        if not edited:
+            return content_hash(filename, 0)
+        try:
+            return content_hash(filename, (folder / filename).stat().st_mtime_ns)
+        except OSError:
+            return None
 
     @app.url_defaults
     def _fingerprint(endpoint: str, values: dict) -> None:
