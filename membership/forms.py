@@ -20,5 +20,10 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def one_line(value):
+    """A field filter for a name: line breaks, tabs and runs of spaces become one space."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
 class PostOnlyForm(FlaskForm):
     """No fields: the CSRF token is the whole form (follow, replay, end a campaign, …)."""

@@ -310,3 +310,62 @@ def test_a_switch_counts_each_schedule_on_its_side_of_the_switch_date(send, fake
     db.session.rollback()
     frequencies = db.session.scalars(select(Donation.frequency).order_by(Donation.created_at))
     assert list(frequencies) == ["monthly", "yearly"]
+
+
+# What the review found ----------------------------------------------------------------------
+
+def test_only_the_try_before_the_last_mails_one_last_try(app, send):
+    app.config["PAYMENT_RETRY_ATTEMPTS"] = 4
+    start = int(time.time()) - 86400
+    sub_id, customer = started_gift(send, start)
+    invoice_id = sp.fresh_id("in")
+    # Stripe tries more often than the setting says: still one "last try" mail.
+    for attempt in range(1, 7):
+        failed_try(send, sub_id, customer, invoice_id, attempt, start + 60 * attempt,
+                   start + 86400 * (attempt + 1))
+    assert [m.template for m in dunning_mails()] == ["donations/payment_failed",
+                                                    "donations/last_attempt"]
+
+
+def test_paying_one_invoice_leaves_the_mail_about_another(send):
+    start = int(time.time()) - 86400
+    sub_id, customer = started_gift(send, start)
+    older, failing = sp.fresh_id("in"), sp.fresh_id("in")
+    failed_try(send, sub_id, customer, failing, 1, start + 600, start + 3 * 86400)
+    # The older invoice's payment, delivered late (or replayed by staff).
+    send(paid_on(sub_id, customer, start + 300, 1800, invoice_id=older))
+    [mail] = dunning_mails()
+    assert mail.status == MailStatus.PENDING and mail.about == f"invoice:{failing}"
+
+
+def test_a_card_of_next_month_is_reminded_on_january_30(send, fake_stripe, flask_command):
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    method = sp.payment_method(exp_month=2, exp_year=2027)  # good through February 2027
+    fake_stripe.objects[sub_id] = with_card(
+        sp.subscription(sub_id, customer=customer, period_end=int(time.time()) + 86400 * 500),
+        method)
+    send(sp.event("customer.subscription.updated",
+                  with_card(sp.subscription(sub_id, customer=customer), method["id"])))
+    result = flask_command("donations", "card-reminders", "--date", "2027-01-30")
+    assert "1 card expiry reminders queued." in result.stdout, result.stdout
+
+
+def test_a_card_stripe_no_longer_names_is_no_longer_shown(send, fake_stripe, client):
+    sub_id = card_expiring(send, fake_stripe, 1)
+    assert gift(sub_id).card_last4 == "4242"
+    stripe_now(send, fake_stripe, sub_id, default_payment_method=None)
+    kept = gift(sub_id)
+    assert (kept.stripe_payment_method_id, kept.card_last4) == (None, None)
+    assert "Paid with" not in gift_page(client, sub_id)
+
+
+def test_a_cancellation_taken_back_takes_its_reason_with_it(send, fake_stripe):
+    sub_id, customer = started_gift(send, int(time.time()) - 3600)
+    fake_stripe.objects[sub_id] = sp.subscription(sub_id, customer=customer)
+    details = {"comment": None, "feedback": "too_expensive", "reason": None}
+    stripe_now(send, fake_stripe, sub_id, cancel_at_period_end=True,
+               cancellation_details=details)
+    assert gift(sub_id).cancel_feedback == "too_expensive"
+    stripe_now(send, fake_stripe, sub_id, cancel_at_period_end=False,
+               cancellation_details={**details, "feedback": None})
+    assert gift(sub_id).cancel_feedback is None

@@ -176,7 +176,7 @@ def test_a_tribute_card_goes_once_and_its_address_is_forgotten(client, forms: Br
     assert card.template == "donations/tribute_card" and card.subject == (
         "A gift in memory of Miriam Levi")
     assert card.context == {"memory": True, "honoree": "Miriam Levi", "donor_name": "Dana",
-                            "message": "She read every dispatch."}
+                            "message": "She read every dispatch.", "forget_recipient": True}
     checkout = only(Checkout)
     assert checkout.honoree_email is None and checkout.honoree_notified_at is not None
     # The address is on no list: no donor, account or subscriber has it.
@@ -193,3 +193,58 @@ def test_a_card_needs_the_name_it_is_for(forms):
     assert page.status_code == 422
     assert "Add the name of the person the gift is dedicated to." in page.get_data(as_text=True)
     assert only(Checkout) is None
+
+
+# What the review found ----------------------------------------------------------------------
+
+def test_a_mail_that_cannot_be_written_fails_alone(app, flask_command, smtp_server):
+    from membership.mail.services import queue_mail
+
+    queue_mail("first@example.org", "donations/no_such_template", "Broken")
+    queue_mail("second@example.org", "accounts/email_changed", "Fine",
+               new_email="second@example.org")
+    result = flask_command("mail", "deliver", MAIL_URL=mail_url(smtp_server))
+    assert result.returncode == 0, result.stderr
+    assert "sent 1, retrying 0, failed 1" in result.stdout
+    broken, fine = outbox("first@example.org")[0], outbox("second@example.org")[0]
+    assert broken.status == "failed" and "could not be written" in broken.last_error
+    assert fine.status == "sent"
+
+
+def test_a_name_typed_over_many_lines_still_makes_a_receipt(app, forms):
+    page = forms.post("/donate", {**TRIBUTE, "dedication": "\n" * 150 + "Miriam\n  Levi"})
+    assert page.status_code == 303
+    assert only(Checkout).dedication_name == "Miriam Levi"
+    give(3650, "dana@example.org", dedication=("honor", "\n" * 150 + "Miriam"))
+    with app.test_request_context():
+        assert "In honor of Miriam" in pdf_text(receipt_pdf(only(Donation, amount_cents=3650)))
+
+
+def test_the_receipt_font_writes_every_script_a_donor_may_sign_with():
+    from fontTools.ttLib import TTFont
+
+    from membership.donations.pdf import FONTS
+
+    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"):
+        covered = TTFont(FONTS / name).getBestCmap()
+        for text in ("Дмитрий Nguyễn Σοφία", "مريم ليفي", "מרים לוי", "US$ € £ ₪ ₨"):
+            missing = [char for char in text if char != " " and ord(char) not in covered]
+            assert not missing, (name, missing)
+
+
+def test_the_honorees_address_is_forgotten_once_the_card_is_sent(app, forms, flask_command,
+                                                                  smtp_server):
+    response = forms.post("/donate", TRIBUTE)
+    forms.post(response.headers["Location"], {"action": "pay"})
+    flask_command("mail", "deliver", MAIL_URL=mail_url(smtp_server))
+    assert any(m["To"] == "levi.family@example.org" for m in smtp_server[0].messages)
+    assert outbox("levi.family@example.org") == []
+    assert [m.template for m in outbox("(forgotten once sent)")] == ["donations/tribute_card"]
+
+
+def test_a_checkout_that_expires_forgets_the_honoree(forms):
+    response = forms.post("/donate", TRIBUTE)
+    forms.post(response.headers["Location"], {"action": "expire"})
+    checkout = only(Checkout)
+    assert checkout.status == "expired" and checkout.honoree_email is None
+    assert outbox("levi.family@example.org") == []

@@ -206,7 +206,10 @@ def test_keeping_a_gift_the_stripe_way(forms, fake_stripe, donor_with_gift):
     assert fake_stripe.calls("DELETE", "/v1/subscriptions/sub_donor") == []
     assert updates[0]["cancel_at_period_end"] == "true"
     assert updates[0]["cancellation_details[comment]"] == "Money is tight"
-    assert updates[1] == {"cancel_at_period_end": "false"}
+    # Taken back with its reason: Stripe keeps no feedback for a gift that goes on.
+    assert updates[1] == {"cancel_at_period_end": "false",
+                          "cancellation_details[comment]": "",
+                          "cancellation_details[feedback]": ""}
     assert updates[2]["pause_collection[behavior]"] == "void"
     two_months = int(updates[2]["pause_collection[resumes_at]"]) - time.time()
     assert 58 * 86400 < two_months < 63 * 86400

@@ -49,15 +49,16 @@ def send_card_reminders(now: datetime) -> int:
     that one nears). A gift ending before its card expires needs no new card. How many
     reminders were queued; the caller commits."""
     horizon = now + timedelta(days=REMINDER_DAYS)
-    # Expiry months from this one to the one holding the horizon: a card of the horizon's
-    # month expires at that month's end, which may be a little over 30 days away.
-    months = {(now.year, now.month), (horizon.year, horizon.month)}
+    # Every expiry month from this one to the horizon's (on January 30th the horizon is in
+    # March: February's cards are among them).
+    first, last = now.year * 12 + now.month - 1, horizon.year * 12 + horizon.month - 1
+    months = [divmod(index, 12) for index in range(first, last + 1)]
     gifts = db.session.scalars(
         select(RecurringGift).join(Donor)
         .where(RecurringGift.status.in_(COLLECTING_STATUSES),
                RecurringGift.card_last4.is_not(None),
-               or_(*((RecurringGift.card_exp_year == year) & (RecurringGift.card_exp_month == month)
-                     for year, month in months)))
+               or_(*((RecurringGift.card_exp_year == year)
+                     & (RecurringGift.card_exp_month == month + 1) for year, month in months)))
         .order_by(RecurringGift.id))
     sent = 0
     for gift in gifts:

@@ -104,4 +104,6 @@ def mark_checkout(public_id: str | None, session_id: str | None, status: str) ->
         if session_id else None)
     if checkout is not None and checkout.status != CheckoutStatus.PAID:
         checkout.status = status
+        if status in (CheckoutStatus.FAILED, CheckoutStatus.EXPIRED):
+            checkout.honoree_email = None  # no gift, no card: the address is not kept
         db.session.flush()

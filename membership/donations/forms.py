@@ -34,7 +34,7 @@ from membership.donations.money import (
     parse_amount,
     to_minor,
 )
-from membership.forms import strip
+from membership.forms import one_line, strip
 from membership.types import utcnow
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -115,7 +115,7 @@ class DonateForm(FlaskForm):
         render_kw={"autocomplete": "email"},
     )
     name = StringField(_l("Your name (optional)"), validators=[Optional(), Length(max=200)],
-                       render_kw={"autocomplete": "name"})
+                       filters=[one_line], render_kw={"autocomplete": "name"})
     campaign = StringField(_l("Campaign"), validators=[Optional(), Length(max=100)])
     cover_fees = BooleanField(_l("Add the card processing fee so that all of my gift arrives"))
     anonymous = BooleanField(_l("Keep my name off the public supporters list"))
@@ -125,7 +125,8 @@ class DonateForm(FlaskForm):
                  SelectChoice("memory", _l("In memory of"))],
         default="honor",
     )
-    dedication = StringField(_l("Name of the person"), validators=[Optional(), Length(max=200)])
+    dedication = StringField(_l("Name of the person"), validators=[Optional(), Length(max=200)],
+                             filters=[one_line])
     dedication_message = TextAreaField(_l("Message (optional)"),
                                        validators=[Optional(), Length(max=500)])
     honoree_email = EmailField(

@@ -30,6 +30,16 @@ FONTS = Path(__file__).parent / "fonts"
 BIDI_CONTROLS = re.compile("[\u2066-\u2069]")
 
 
+# A cell never holds more than a few lines: a row taller than the page cannot be laid out.
+MAX_CELL = 300
+
+
+def _plain(text: str) -> str:
+    """One line of text as the PDF shows it: line breaks and runs of spaces (a name typed
+    over several lines) become one space, and the isolates go."""
+    return " ".join(BIDI_CONTROLS.sub("", text).split())
+
+
 class _Document(FPDF):
     def __init__(self, title: str):
         super().__init__(format="A4")
@@ -47,7 +57,7 @@ class _Document(FPDF):
 
     def write_line(self, text: str, size: float = 11, bold: bool = False, gap: float = 1.5) -> None:
         self.set_font("DejaVu", "B" if bold else "", size)
-        self.multi_cell(0, size * 0.5, BIDI_CONTROLS.sub("", text), align=self.align,
+        self.multi_cell(0, size * 0.5, _plain(text), align=self.align,
                         new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(gap)
 
@@ -75,7 +85,7 @@ class _Document(FPDF):
             for row in ordered:
                 cells = table.row()
                 for cell in row:
-                    cells.cell(BIDI_CONTROLS.sub("", cell))
+                    cells.cell(_plain(cell)[:MAX_CELL])
         self.ln(4)
 
     def finish(self) -> bytes:

@@ -71,11 +71,15 @@ class SubscriptionState:
     ended_at: datetime | None = None
     cancel_reason: str | None = None
     cancel_feedback: str | None = None
+    # The object carries `cancellation_details`: its feedback (or none) is the gift's now.
+    cancellation_said: bool = False
     ended_because: str | None = None
     started_at: datetime | None = None
-    # The subscription's default payment method, and its card when the object says.
+    # The subscription's default payment method, and its card when the object says;
+    # `no_payment_method`: the object says there is none (the card was removed).
     payment_method_id: str | None = None
     card: Card | None = None
+    no_payment_method: bool = False
     # Facts from a checkout or an invoice, not a subscription: they create the gift if
     # needed but leave the state Stripe's subscription events report alone.
     authoritative: bool = True
@@ -167,8 +171,11 @@ def _apply_details(gift: RecurringGift, state: SubscriptionState) -> None:
         gift.ended_because = state.ended_because
     if state.cancel_reason and not gift.cancel_reason:
         gift.cancel_reason = state.cancel_reason
-    if state.cancel_feedback and not gift.cancel_feedback:
+    if state.cancellation_said:
         gift.cancel_feedback = state.cancel_feedback
+    if state.no_payment_method and gift.stripe_payment_method_id:
+        gift.stripe_payment_method_id = None
+        _set_card(gift, None, state.as_of)
     if state.payment_method_id and state.payment_method_id != gift.stripe_payment_method_id:
         # Another card: the old one's details no longer say anything about this gift.
         gift.stripe_payment_method_id = state.payment_method_id
@@ -237,9 +244,10 @@ def record_recurring_payment(payment: Payment, gift: RecurringGift,
     if gift.donor is None:
         gift.donor = donor_for(payment, checkout)
     donation = insert_donation(payment, gift.donor, details, recurring_gift=gift)
+    if donation is not None and payment.invoice_id:
+        # Paid: what was said about this invoice's failed tries is no longer true.
+        withdraw_pending([_about_invoice(payment.invoice_id)], FAILED_PAYMENT_MAILS)
     if donation is not None:
-        # Paid: what was said about a failed payment is no longer true.
-        withdraw_pending(f"gift:{gift.id}", FAILED_PAYMENT_MAILS)
         send_tribute_card(checkout)  # the first payment's checkout: once
     note_status(gift, SubscriptionStatus.ACTIVE, as_of)
     if checkout is not None:
@@ -282,7 +290,7 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
     })
     if failure_id is None or gift.donor is None or not past_due or later_try:
         return failure_id is not None
-    values = {"language": gift.donor.language, "about": f"gift:{gift.id}",
+    values = {"language": gift.donor.language, "about": _about_invoice(invoice_id),
               "frequency": gift.frequency, "amount_cents": amount_cents,
               "currency": gift.currency, "next_attempt": next_attempt_at.date().isoformat()
               if next_attempt_at else None, "manage_link": manage_link(gift)}
@@ -292,8 +300,10 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
                    **values)
         return True
     # The gift's own page: a guest donor fixes the card there without an account.
+    # Only the try after which one is left: if Stripe tries more often than the setting
+    # says, the donor is not told of several "last" tries.
     last_try_next = (next_attempt_at is not None and attempt_count + 1
-                     >= current_app.config["PAYMENT_RETRY_ATTEMPTS"])
+                     == current_app.config["PAYMENT_RETRY_ATTEMPTS"])
     if attempt_count == 1 and not last_try_next:
         queue_mail(gift.donor.email, "donations/payment_failed",
                    _l("Your recurring gift could not be charged"), link=manage_link(gift),
@@ -310,6 +320,10 @@ FAILED_PAYMENT_MAILS = ("donations/payment_failed", "donations/last_attempt",
                         "donations/confirm_payment")
 
 
+def _about_invoice(invoice_id: str) -> str:
+    return f"invoice:{invoice_id}"[:64]
+
+
 def _tell_gift_ended(gift: RecurringGift, was: str) -> None:
     """Stripe stopped the gift after its payments failed: the donor hears so, once (at the
     change of status), with the way to start again."""
@@ -318,7 +332,9 @@ def _tell_gift_ended(gift: RecurringGift, was: str) -> None:
         and gift.ended_because == CancellationReason.PAYMENT_FAILED))
     if not stopped or gift.status == was or gift.donor is None:
         return
-    withdraw_pending(f"gift:{gift.id}", FAILED_PAYMENT_MAILS)
+    failed = db.session.scalars(select(PaymentFailure.stripe_invoice_id).where(
+        PaymentFailure.recurring_gift_id == gift.id).distinct())
+    withdraw_pending([_about_invoice(invoice) for invoice in failed], FAILED_PAYMENT_MAILS)
     queue_mail(gift.donor.email, "donations/gift_ended",
                _l("Your recurring gift has stopped"), language=gift.donor.language,
                about=f"gift:{gift.id}", frequency=gift.frequency,

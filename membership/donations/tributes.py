@@ -1,6 +1,7 @@
 """A tribute gift's card: the person it honours (or their family) hears of the gift, once,
-when it is paid. Their address is kept on the checkout only until then: it joins no list,
-no donor record and no export."""
+when it is paid. Their address is kept on the checkout only until then (or until the
+checkout expires or fails), and in the outbox only until the card has gone: it joins no
+list, no donor record and no export."""
 
 from __future__ import annotations
 
@@ -34,5 +35,5 @@ def send_tribute_card(checkout: Checkout | None) -> bool:
                language=donor.language, memory=memory, honoree=checkout.dedication_name,
                # The donor's name unless they gave it to no one; never their address.
                donor_name=None if checkout.anonymous else donor.name or None,
-               message=checkout.dedication_message)
+               message=checkout.dedication_message, forget_recipient=True)
     return True

@@ -16,7 +16,7 @@ from email.policy import SMTP
 from email.utils import make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import delete, insert, select, update
 
@@ -58,12 +58,14 @@ def queue_mail(
     ).scalar_one()
 
 
-def withdraw_pending(about: str, templates: tuple[str, ...]) -> int:
-    """Take back the messages of these templates about `about` that have not gone out yet
-    (the news they bring is no longer true). How many were taken back."""
+def withdraw_pending(about: list[str], templates: tuple[str, ...]) -> int:
+    """Take back the messages of these templates about any of `about` that have not gone
+    out yet (the news they bring is no longer true). How many were taken back."""
+    if not about:
+        return 0
     return db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.about == about, OutboxMessage.template.in_(templates),
+        .where(OutboxMessage.about.in_(about), OutboxMessage.template.in_(templates),
                OutboxMessage.status == MailStatus.PENDING)
         .values(status=MailStatus.WITHDRAWN)).rowcount
 
@@ -252,6 +254,32 @@ def _backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
+# A message to someone who is on no list of ours (a tribute card's honoree) asks for its
+# address to be forgotten once it has gone (or failed for good): `forget_recipient=True`.
+FORGOTTEN_RECIPIENT = "(forgotten once sent)"
+
+
+def _forget_recipient_if_asked(message: OutboxMessage) -> None:
+    if (message.context or {}).get("forget_recipient"):
+        message.recipient = FORGOTTEN_RECIPIENT
+
+
+def _unwritable(message_id: int, error: Exception) -> None:
+    """A message whose body or attachment cannot be made (a bug, not the network): it will
+    not be made the next time either, so it fails at once, with the reason for staff, and
+    the messages after it go out."""
+    current_app.logger.error("mail %s could not be written: %s: %s", message_id,
+                             type(error).__name__, error)
+    db.session.rollback()  # whatever the failed rendering left half done
+    message = db.session.get(OutboxMessage, message_id)
+    message.attempts += 1
+    message.status = MailStatus.FAILED
+    message.text_body = message.html_body = None
+    _forget_recipient_if_asked(message)
+    message.last_error = f"could not be written: {type(error).__name__}: {error}"[:2000]
+    db.session.commit()
+
+
 def deliver_pending(
     transport: SMTPTransport,
     sender: str,
@@ -288,12 +316,19 @@ def deliver_pending(
                 continue
             message.attempts += 1
             try:
-                transport.send(build_email(render_message(message), sender))
+                email = build_email(render_message(message), sender)
+            except Exception as error:  # one message that cannot be written must not stop the rest
+                _unwritable(message_id, error)
+                report.failed += 1
+                continue
+            try:
+                transport.send(email)
             except (smtplib.SMTPException, OSError) as error:
                 MAIL_SEND_FAILURES.inc()
                 message.last_error = f"{type(error).__name__}: {error}"
                 if message.attempts >= max_attempts:
                     message.status = MailStatus.FAILED
+                    _forget_recipient_if_asked(message)
                     report.failed += 1
                 else:
                     message.next_attempt_at = now + _backoff(message.attempts)
@@ -302,6 +337,7 @@ def deliver_pending(
                 message.status = MailStatus.SENT
                 message.sent_at = utcnow()
                 message.last_error = None
+                _forget_recipient_if_asked(message)
                 report.sent += 1
             db.session.commit()
     return report

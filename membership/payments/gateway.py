@@ -136,7 +136,9 @@ class StripeGateway:
         self._call(self.client.v1.subscriptions.cancel, gift.stripe_subscription_id, params)
 
     def keep(self, gift: RecurringGift) -> None:
-        self._update(gift, {"cancel_at_period_end": False})
+        # The reason given for the cancellation taken back goes with it ("" unsets).
+        self._update(gift, {"cancel_at_period_end": False,
+                            "cancellation_details": {"comment": "", "feedback": ""}})
 
     def pause(self, gift: RecurringGift, resumes_at: datetime | None) -> None:
         pause: dict[str, Any] = {"behavior": "void"}

@@ -305,10 +305,13 @@ def on_subscription_changed(subscription: StripeObject, as_of: datetime,
         ended_at=(moment(subscription, "ended_at") or as_of) if ended else None,
         cancel_reason=text(details, "comment", max_length=5000),
         cancel_feedback=_choice(text(details, "feedback", max_length=32), CancelFeedback),
+        cancellation_said="cancellation_details" in subscription,
         ended_because=_choice(text(details, "reason", max_length=32), CancellationReason),
         # An id in events; the payment method itself when read from Stripe (expanded).
         payment_method_id=object_id(subscription, "default_payment_method"),
         card=card(subscription.get("default_payment_method")),
+        no_payment_method="default_payment_method" in subscription
+        and subscription["default_payment_method"] is None,
     ))
     return EventStatus.PROCESSED
 

@@ -83,7 +83,8 @@ class SandboxGateway:
 
     def keep(self, gift: RecurringGift) -> None:
         deliver([event("customer.subscription.updated",
-                       gift_subscription(gift, cancel_at_period_end=False), after(gift))])
+                       gift_subscription(gift, cancel_at_period_end=False, reason=CLEARED,
+                                         feedback=CLEARED), after(gift))])
 
     def pause(self, gift: RecurringGift, resumes_at: datetime | None) -> None:
         pause = {"behavior": "void",
@@ -245,6 +246,7 @@ def gift_metadata(gift: RecurringGift) -> dict[str, str]:
 
 
 KEEP = object()  # a gift_subscription argument left as the gift has it
+CLEARED = object()  # a gift_subscription reason or feedback taken away
 
 
 def sandbox_card(brand: str = "visa", last4: str = "4242", years: int = 3,
@@ -265,12 +267,12 @@ def _gift_card(gift: RecurringGift) -> dict[str, Any] | None:
 
 
 def gift_subscription(gift: RecurringGift, status: str | None = None,
-                      amount_cents: int | None = None, reason: str = "",
+                      amount_cents: int | None = None, reason: Any = "",
                       cancel_at_period_end: bool | None = None,
                       pause_collection: Any = KEEP,
                       frequency: str | None = None,
                       payment_method: dict[str, Any] | None = None,
-                      feedback: str | None = None) -> dict[str, Any]:
+                      feedback: Any = None) -> dict[str, Any]:
     """The subscription object of an existing gift as it stands, with the given changes
     (a pause or a scheduled end the gift has is kept unless changed)."""
     if pause_collection is KEEP:
@@ -283,14 +285,14 @@ def gift_subscription(gift: RecurringGift, status: str | None = None,
         gift.amount_cents if amount_cents is None else amount_cents,
         gift_metadata(gift), int(gift.started_at.timestamp()),
         status=status or ("active" if gift.status == "past_due" else gift.status),
-        reason=reason or (gift.cancel_reason or ""),
+        reason="" if reason is CLEARED else reason or (gift.cancel_reason or ""),
         cancel_at_period_end=(gift.cancel_at_period_end if cancel_at_period_end is None
                               else cancel_at_period_end),
         pause_collection=pause_collection,
         period_end=int(gift.current_period_end.timestamp()) if gift.current_period_end
         else None,
         payment_method=payment_method or _gift_card(gift),
-        feedback=feedback or gift.cancel_feedback)
+        feedback=None if feedback is CLEARED else feedback or gift.cancel_feedback)
 
 
 def invoice_object(subscription_id: str, customer_id: str, email: str, amount_cents: int,
