@@ -471,6 +471,15 @@ def reader_cookies(app_url: str, env: dict[str, str], count: int, path: Path) ->
                 file.write(_cookies(redirect.headers) + "\n")
 
 
+def visitor_cookies(app_url: str, count: int, path: Path) -> None:
+    """`count` visitors who saw a page before: the session (and CSRF secret) it gave them."""
+    with path.open("w") as file:
+        for _ in range(count):
+            page = urllib.request.urlopen(app_url + "/newsletter")
+            page.read()
+            file.write(_cookies(page.headers) + "\n")
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -481,29 +490,33 @@ def _cookies(headers) -> str:
 
 
 def bench_public(directory: Path) -> None:
-    """Issue 18's table: each public page for visitors and for signed-in readers (each
-    request another of READERS readers), in English and in Arabic, production settings on
-    SQLite with the demo data, next to a bare endpoint measured before each page."""
+    """Issue 18's table: each public page for visitors (new: no cookie), returning visitors
+    (the session an earlier page gave them) and signed-in readers (each request another of
+    READERS of each), in English and in Arabic, production settings on SQLite with the demo
+    data, next to a bare endpoint measured before each page."""
     env = production_env(f"sqlite:///{directory}/public.sqlite3")
     migrate(env)
     seed(env, 2000)
     cookies = directory / "readers.txt"
+    returning = directory / "returning.txt"
     empty = directory / "visitors.txt"
     empty.write_text("")
     rows = []
     with gunicorn("benchmarks.bare_app:app", {}) as bare_url, \
             gunicorn("wsgi:app", env, "/healthz") as app_url:
         reader_cookies(app_url, env, READERS, cookies)
+        visitor_cookies(app_url, READERS, returning)
         for path in PUBLIC_PAGES:
             bare = wrk(bare_url + "/")[0]
-            for who, source in (("visitor", empty), ("reader", cookies)):
+            for who, source in (("visitor", empty), ("returning", returning),
+                                ("reader", cookies)):
                 for language in ("en", "ar"):
                     script = directory / "readers.lua"
                     script.write_text(f'path = "{path}"\nlanguage = "{language}"\n'
                                       + READERS_LUA)
                     rate, _total, errors = wrk(app_url + path, str(script), [str(source)])
                     rows.append((path, who, language, rate, bare, errors))
-                    print(f"GET {path:<42} {who:<7} {language}  {rate:8.1f} req/s  "
+                    print(f"GET {path:<42} {who:<9} {language}  {rate:8.1f} req/s  "
                           f"bare {bare:7.1f}  {rate / bare:5.2f}x  ({errors} errors)",
                           flush=True)
     print("\n| page | who | language | req/s | bare | ratio |\n|---|---|---|---|---|---|")
