@@ -25,9 +25,9 @@ from itsdangerous import URLSafeTimedSerializer
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.http import parse_cache_control_header
 
+from membership.observability.logs import REQUEST_ID_HEADER
 from membership.observability.metrics import EDGE_CACHE_HITS
 
-REQUEST_ID_HEADER = "X-Request-ID"
 Kept = tuple[float, str, list[tuple[str, str]], bytes]  # until, status, headers, body
 
 

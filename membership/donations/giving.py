@@ -233,8 +233,10 @@ def payment_attempts(gifts: list[RecurringGift], most: int = 12) -> dict[int, li
     now, told = utcnow(), set()
     for failure in failures:
         # When Stripe tries again: said by an unpaid invoice's latest try, if still ahead.
-        upcoming = (failure.next_attempt_at if failure.stripe_invoice_id not in paid | told
-                    and failure.next_attempt_at and failure.next_attempt_at > now else None)
+        latest_unpaid = failure.stripe_invoice_id not in paid and \
+            failure.stripe_invoice_id not in told
+        upcoming = (failure.next_attempt_at if latest_unpaid and failure.next_attempt_at
+                    and failure.next_attempt_at > now else None)
         told.add(failure.stripe_invoice_id)
         attempts[failure.recurring_gift_id].append(Attempt(
             failure.created_at, failure.amount_cents, failure.currency,

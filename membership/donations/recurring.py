@@ -290,28 +290,26 @@ def record_payment_failure(gift: RecurringGift, invoice_id: str, attempt_count: 
     })
     if failure_id is None or gift.donor is None or not past_due or later_try:
         return failure_id is not None
+    # The gift's own page: a guest donor fixes the card there without an account.
+    page = manage_link(gift)
     values = {"language": gift.donor.language, "about": _about_invoice(invoice_id),
               "frequency": gift.frequency, "amount_cents": amount_cents,
               "currency": gift.currency, "next_attempt": next_attempt_at.date().isoformat()
-              if next_attempt_at else None, "manage_link": manage_link(gift)}
+              if next_attempt_at else None, "manage_link": page}
     if authentication_link:
         queue_mail(gift.donor.email, "donations/confirm_payment",
                    _l("Your bank asks you to confirm your gift"), link=authentication_link,
                    **values)
         return True
-    # The gift's own page: a guest donor fixes the card there without an account.
     # Only the try after which one is left: if Stripe tries more often than the setting
     # says, the donor is not told of several "last" tries.
-    last_try_next = (next_attempt_at is not None and attempt_count + 1
-                     == current_app.config["PAYMENT_RETRY_ATTEMPTS"])
-    if attempt_count == 1 and not last_try_next:
-        queue_mail(gift.donor.email, "donations/payment_failed",
-                   _l("Your recurring gift could not be charged"), link=manage_link(gift),
-                   **values)
-    elif last_try_next:
+    if next_attempt_at is not None and attempt_count + 1 \
+            == current_app.config["PAYMENT_RETRY_ATTEMPTS"]:
         queue_mail(gift.donor.email, "donations/last_attempt",
-                   _l("One last try for your recurring gift"), link=manage_link(gift),
-                   **values)
+                   _l("One last try for your recurring gift"), link=page, **values)
+    elif attempt_count == 1:
+        queue_mail(gift.donor.email, "donations/payment_failed",
+                   _l("Your recurring gift could not be charged"), link=page, **values)
     return True
 
 

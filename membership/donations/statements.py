@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import distinct, select
+from sqlalchemy import distinct, func, select
 
 from membership.donations.giving import donor_statement, fiscal_span, fiscal_year_of
 from membership.donations.models import ANONYMIZED_DOMAIN, Donation, Donor, SentStatement
@@ -24,11 +24,15 @@ def send_statements(year: int, now: datetime) -> tuple[int, int]:
     been sent it; a donor whose gifts were all refunded has nothing to declare. (queued,
     already sent); the caller commits."""
     starts, ends = fiscal_span(year)
+    # The timer runs daily: donors already sent the year's statement are not read again.
+    sent = select(SentStatement.donor_id).where(SentStatement.fiscal_year == year)
+    already = db.session.scalar(select(func.count()).select_from(sent.subquery()))
     donor_ids = db.session.scalars(
         select(distinct(Donation.donor_id))
-        .where(Donation.created_at >= starts, Donation.created_at < ends)
+        .where(Donation.created_at >= starts, Donation.created_at < ends,
+               Donation.donor_id.not_in(sent))
         .order_by(Donation.donor_id)).all()
-    queued = already = 0
+    queued = 0
     for donor_id in donor_ids:
         donor = db.session.get(Donor, donor_id)
         if donor.email.endswith("@" + ANONYMIZED_DOMAIN):
