@@ -6,11 +6,15 @@ recipient (see `mail.services.queue_mail`)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from babel import Locale
 from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale, get_translations
 from flask_login import current_user
 from markupsafe import Markup
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 LANGUAGES = {"en": "English", "ar": "العربية", "he": "עברית"}
 DEFAULT_LANGUAGE = "en"
@@ -18,6 +22,7 @@ RIGHT_TO_LEFT = {"ar", "he"}
 LANGUAGE_COOKIE = "language"
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 LOCALES = {code: Locale.parse(code) for code in LANGUAGES}
+PAGE_VARY = "Accept-Language, Cookie"
 
 
 def known_language(code: str | None) -> str | None:
@@ -33,8 +38,15 @@ def select_locale() -> Locale | None:
     if current_user and current_user.is_authenticated and known_language(current_user.language):
         return LOCALES[current_user.language]
     chosen = known_language(request.cookies.get(LANGUAGE_COOKIE))
-    return LOCALES[chosen or request.accept_languages.best_match(list(LANGUAGES),
-                                                                 DEFAULT_LANGUAGE)]
+    return LOCALES[chosen or _best_language(request.headers.get("Accept-Language", ""))]
+
+
+@lru_cache(maxsize=256)
+def _best_language(accept_language: str) -> str:
+    # Browsers send a handful of distinct headers; parsing one costs more than the page
+    # served from memory.
+    return parse_accept_header(accept_language, LanguageAccept).best_match(
+        list(LANGUAGES), DEFAULT_LANGUAGE)
 
 
 def current_language() -> str:
@@ -55,8 +67,10 @@ def isolate(value) -> Markup:
 def vary_by_language(response):
     """Pages differ by Accept-Language and by the language cookie: say so to caches."""
     if response.mimetype == "text/html":
-        response.vary.add("Accept-Language")
-        response.vary.add("Cookie")
+        # Set as text: werkzeug's `response.vary.add` parses and writes the header anew
+        # on each call, on every page.
+        vary = response.headers.get("Vary")
+        response.headers["Vary"] = f"{vary}, {PAGE_VARY}" if vary else PAGE_VARY
     return response
 
 

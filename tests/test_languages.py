@@ -240,5 +240,14 @@ def test_an_unconfirmed_account_does_not_choose_a_subscribers_language(client, f
 
 
 def test_pages_tell_caches_they_vary_by_language(client):
-    vary = client.get("/donate").headers["Vary"]
-    assert "Accept-Language" in vary and "Cookie" in vary
+    vary = [name.strip() for name in client.get("/donate").headers["Vary"].split(",")]
+    assert sorted(vary) == ["Accept-Language", "Cookie"]  # each named once
+
+
+def test_a_weighted_accept_language_picks_the_preferred_known_language(client):
+    for accept, opening in (("de;q=1.0, he;q=0.9, ar;q=0.8", 'lang="he" dir="rtl"'),
+                              ("fr, en;q=0.1, ar;q=0.05", 'lang="en" dir="ltr"'),
+                              ("xx-YY;q=0.9, *;q=0.1", 'lang="en" dir="ltr"')):
+        for _repeat in range(2):  # parsed once, then remembered: the same answer
+            assert opening in client.get("/", headers={"Accept-Language": accept}).get_data(
+                as_text=True)
