@@ -67,10 +67,12 @@ def isolate(value) -> Markup:
 def vary_by_language(response):
     """Pages differ by Accept-Language and by the language cookie: say so to caches."""
     if response.mimetype == "text/html":
-        # Set as text: werkzeug's `response.vary.add` parses and writes the header anew
-        # on each call, on every page.
-        vary = response.headers.get("Vary")
-        response.headers["Vary"] = f"{vary}, {PAGE_VARY}" if vary else PAGE_VARY
+        # Written as text when nothing set it yet (every page today): werkzeug's
+        # `response.vary.add` parses and writes the header anew on each call.
+        if "Vary" in response.headers:
+            response.vary.update(("Accept-Language", "Cookie"))
+        else:
+            response.headers["Vary"] = PAGE_VARY
     return response
 
 

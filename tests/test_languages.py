@@ -12,11 +12,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
 from membership.accounts.models import User
 from membership.donations.models import Checkout, Donor
 from membership.extensions import db
-from membership.i18n import LANGUAGES
+from membership.i18n import LANGUAGES, vary_by_language
 from membership.mail.services import render_message
 from membership.newsletter.models import Subscriber
 from membership.newsletter.services import CONSENT_TEXTS, CONSENT_VERSION
@@ -246,8 +247,14 @@ def test_pages_tell_caches_they_vary_by_language(client):
 
 def test_a_weighted_accept_language_picks_the_preferred_known_language(client):
     for accept, opening in (("de;q=1.0, he;q=0.9, ar;q=0.8", 'lang="he" dir="rtl"'),
-                              ("fr, en;q=0.1, ar;q=0.05", 'lang="en" dir="ltr"'),
-                              ("xx-YY;q=0.9, *;q=0.1", 'lang="en" dir="ltr"')):
+                            ("fr, en;q=0.1, ar;q=0.05", 'lang="en" dir="ltr"'),
+                            ("xx-YY;q=0.9, *;q=0.1", 'lang="en" dir="ltr"')):
         for _repeat in range(2):  # parsed once, then remembered: the same answer
             assert opening in client.get("/", headers={"Accept-Language": accept}).get_data(
                 as_text=True)
+
+
+def test_a_vary_header_already_set_is_merged_not_repeated():
+    response = vary_by_language(Response("<p>page</p>", mimetype="text/html",
+                                         headers={"Vary": "Cookie, Origin"}))
+    assert sorted(response.vary) == ["Accept-Language", "Cookie", "Origin"]
