@@ -410,7 +410,11 @@ def bench_languages(directory: Path) -> None:
 
 
 # Each request a signed-in reader's, taken in turn from a list of session cookies: a
-# newsletter blast brings many readers, each for a page or two.
+# newsletter blast brings many readers, each for a page or two. One browser's name for the
+# sign-in and the pages after it: Flask-Login's session protection marks a sign-in whose
+# browser changed as not fresh, which re-signs the cookie on every request, as no real
+# browser would.
+USER_AGENT = "membership-bench/1"
 READERS_LUA = """
 local cookies = {}
 function init(args)
@@ -419,11 +423,11 @@ function init(args)
 end
 function request()
   index = index + 1
-  local headers = {["Accept-Language"] = language}
+  local headers = {["Accept-Language"] = language, ["User-Agent"] = "USER_AGENT"}
   if #cookies > 0 then headers["Cookie"] = cookies[(index - 1) % #cookies + 1] end
   return wrk.format("GET", path, headers)
 end
-"""
+""".replace("USER_AGENT", USER_AGENT)
 PUBLIC_PAGES = ("/", "/topics", "/campaigns/20th-anniversary", "/donate",
                 "/campaigns/20th-anniversary/progress.json")
 READERS = int(os.environ.get("BENCH_READERS", "200"))
@@ -456,15 +460,16 @@ def reader_cookies(app_url: str, env: dict[str, str], count: int, path: Path) ->
     with path.open("w") as file:
         for n in range(count):
             # By hand: production cookies are Secure, and this is plain HTTP on loopback.
-            page = urllib.request.urlopen(app_url + "/account/login")
+            page = urllib.request.urlopen(urllib.request.Request(
+                app_url + "/account/login", headers={"User-Agent": USER_AGENT}))
             cookie = _cookies(page.headers)
             html = page.read().decode()
             token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
             body = urllib.parse.urlencode({
                 "csrf_token": token, "password": "a benchmark passphrase",
                 "email": f"bench-reader-{n}@example.org"}).encode()
-            request = urllib.request.Request(app_url + "/account/login", body,
-                                             headers={"Cookie": cookie})
+            request = urllib.request.Request(app_url + "/account/login", body, headers={
+                "Cookie": cookie, "User-Agent": USER_AGENT})
             try:
                 urllib.request.build_opener(_NoRedirect).open(request)
             except urllib.error.HTTPError as redirect:  # signed in: 302 to the account

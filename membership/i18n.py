@@ -9,12 +9,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 from babel import Locale
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale, get_translations
-from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
+
+from membership.accounts.sessions import current_sign_in
 
 LANGUAGES = {"en": "English", "ar": "العربية", "he": "עברית"}
 DEFAULT_LANGUAGE = "en"
@@ -35,8 +36,10 @@ def select_locale() -> Locale | None:
     Locale, each parsed once: Flask-Babel would parse a code on every request."""
     if not has_request_context():
         return None
-    if current_user and current_user.is_authenticated and known_language(current_user.language):
-        return LOCALES[current_user.language]
+    # The sign-in, not the account: a page kept in memory is served without loading it.
+    sign_in = current_sign_in() if "_user_id" in session else None
+    if sign_in is not None and known_language(sign_in.language):
+        return LOCALES[sign_in.language]
     chosen = known_language(request.cookies.get(LANGUAGE_COOKIE))
     return LOCALES[chosen or _best_language(request.headers.get("Accept-Language", ""))]
 

@@ -8,22 +8,28 @@ kept only when it flashed nothing and answered 200; a visitor with flash message
 is served afresh.
 
 A signed-in reader's page is kept under what it shows of them, which each view names
-(`public_page(reader=…)`; by default `frame`, what every page's header shows): readers
-alike share one, and a reader's own change (a topic followed) changes the key, so it shows
-on their very next page. Anything else (staff edits, a gift raising a campaign's figures)
-shows within PAGE_CACHE_SECONDS. The memory is bounded (PAGE_CACHE_SIZE pages a process)."""
+(`public_page(reader=…)`, given the reader's sign-in; by default `frame`, what every
+page's header shows): readers alike share one, and a reader's own change (a topic
+followed) changes the key, so it shows on their very next page. What is each reader's
+alone (their address and name in the gift form) a view puts on the page with
+`readers_own`: the page is kept with a mark there, and each reader is served it with
+their own. Anything else (staff edits, a gift raising a campaign's figures) shows within
+PAGE_CACHE_SECONDS. The memory is bounded (PAGE_CACHE_SIZE pages a process)."""
 
 from __future__ import annotations
 
+import re
+import secrets
 import threading
 from collections.abc import Callable, Hashable
 from functools import partial, wraps
 
 from cachetools import TTLCache
 from flask import Flask, Response, current_app, g, make_response, request, session
-from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
 
+from membership.accounts.sessions import SignIn, current_sign_in
 from membership.i18n import current_language
 
 EXTENSION = "page_cache"
@@ -49,29 +55,32 @@ def init_page_cache(app: Flask) -> None:
         if seconds > 0 else None
 
 
-def frame() -> tuple:
+def frame(reader: SignIn) -> tuple:
     """What base.html shows of a signed-in reader: the staff link, and the address to
     confirm while it is not."""
-    return (current_user.is_staff, None if current_user.is_verified else current_user.email)
+    return (reader.is_staff, None if reader.verified else reader.email)
 
 
-def _visitor(reader: Callable[[], Hashable]) -> tuple | None:
+def _visitor(reader: Callable[[SignIn], Hashable]) -> tuple | None:
     """Whose page this is, for the key: () for a visitor not signed in, ("reader", …) for
     a reader; None when the page is not to be kept (flash messages to show, a session or
-    remember-me cookie that names nobody signed in now)."""
+    remember-me cookie that names nobody signed in now). A reader's account is not loaded:
+    their sign-in tells what the page shows of them."""
     if session.get("_flashes"):
         return None
     if "_user_id" in session:
-        return ("reader", reader()) if current_user.is_authenticated else None
+        sign_in = current_sign_in()
+        return ("reader", reader(sign_in)) if sign_in is not None else None
     if current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies:
         return None
     return ()
 
 
 def public_page(view: Callable | None = None, *,
-                reader: Callable[[], Hashable] = frame) -> Callable:
+                reader: Callable[[SignIn], Hashable] = frame) -> Callable:
     """Serve the view's GET answer from memory (see the module's docstring); `reader`
-    names what the page shows of a signed-in reader, all of it."""
+    names what the page shows of a signed-in reader, all of it but what the view puts on
+    the page with `readers_own`."""
     if view is None:
         return partial(public_page, reader=reader)
 
@@ -86,22 +95,62 @@ def public_page(view: Callable | None = None, *,
         key = (request.endpoint, request.full_path, current_language(), visitor)
         parts = cache.get(key)
         if parts is not None:
-            return _page(parts)
-        response = make_response(view(*args, **kwargs))
-        if response.status_code == 200 and response.mimetype == "text/html" \
-                and not session.get("_flashes") and not response.headers.getlist("Set-Cookie"):
-            # Kept as bytes: an answer is not encoded again (Arabic and Hebrew pages are
-            # twice their length in UTF-8).
-            token = g.get("csrf_token")
-            html = response.get_data()
-            cache.put(key, html.split(token.encode()) if token else [html])
+            return Response(_joined(parts), mimetype="text/html")
+        g._page_marks = {}
+        try:
+            response = make_response(view(*args, **kwargs))
+        finally:
+            marks = g.pop("_page_marks")
+        if response.mimetype != "text/html":
+            return response
+        # Kept as bytes: an answer is not encoded again (Arabic and Hebrew pages are
+        # twice their length in UTF-8).
+        parts = _cut(response.get_data(), g.get("csrf_token"), marks)
+        if response.status_code == 200 and not session.get("_flashes") \
+                and not response.headers.getlist("Set-Cookie"):
+            cache.put(key, parts)
+        if marks:
+            response.set_data(_joined(parts))
         return response
 
     return kept
 
 
-def _page(parts: list[bytes]) -> Response:
-    # The visitor's own token, where the page had the one it was rendered with; a token
-    # is long and random, so nothing else on a page can be mistaken for it.
-    return Response(generate_csrf().encode().join(parts) if len(parts) > 1 else parts[0],
-                    mimetype="text/html")
+def readers_own(field: str, value: str) -> str:
+    """`value`, the signed-in reader's own `field` of their sign-in (`SignIn`), as a kept
+    view puts it on the page: while the page is rendered to be kept for every reader
+    alike, a mark that each reader's own value, escaped, replaces whenever it is served."""
+    marks = g.get("_page_marks")
+    if marks is None:
+        return value
+    mark = f"reader-{field}-{secrets.token_hex(12)}"
+    marks[mark] = field
+    return mark
+
+
+_CSRF_SLOT = "csrf"  # not a field of SignIn
+
+
+def _cut(html: bytes, token: str | None, marks: dict[str, str]) -> list[bytes | str]:
+    """The page as text between slots, each slot named where it stood: the CSRF token
+    (long and random, so nothing else on a page can be mistaken for it) and the marks."""
+    slots = dict(marks)
+    if token:
+        slots[token] = _CSRF_SLOT
+    if not slots:
+        return [html]
+    pattern = re.compile(b"(" + b"|".join(re.escape(slot.encode()) for slot in slots) + b")")
+    pieces = pattern.split(html)
+    # re.split puts each slot it cut at between the text before and after it.
+    return [piece if n % 2 == 0 else slots[piece.decode()] for n, piece in enumerate(pieces)]
+
+
+def _joined(parts: list[bytes | str]) -> bytes:
+    if len(parts) == 1:
+        return parts[0]  # type: ignore[return-value]
+    sign_in = current_sign_in() if "_user_id" in session else None
+    return b"".join(
+        part if isinstance(part, bytes)
+        else generate_csrf().encode() if part == _CSRF_SLOT
+        else str(escape(getattr(sign_in, part))).encode()
+        for part in parts)

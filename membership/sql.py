@@ -36,6 +36,17 @@ def _insert_or_ignore_statement(dialect: str, table, conflict: tuple[str, ...] |
             .returning(table.c.id))
 
 
+def read_rows(statement, params: dict[str, Any]) -> list:
+    """The rows of a read. On the request's transaction when one is open (it
+    must see what this request wrote), else on a pooled connection of its own: a request
+    that reads nothing else (a page kept in memory) then skips the ORM session's setup and
+    teardown, which cost more than the query."""
+    if db.session.registry.has() and db.session().in_transaction():
+        return db.session.connection().execute(statement, params).all()
+    with db.engine.connect().execution_options(sqlite_begin="DEFERRED") as connection:
+        return connection.execute(statement, params).all()
+
+
 def upsert_insert(dialect: str):
     """The dialect's INSERT construct, the one that knows ON CONFLICT."""
     return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]

@@ -8,19 +8,22 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import select
+from markupsafe import escape
+from sqlalchemy import event, select
 
+from membership.accounts.models import User
 from membership.extensions import db
 from membership.newsletter.models import Subscriber
 from membership.page_cache import EXTENSION
 from membership.topics.services import seed_topics
 from tests.builders import give, make_campaign, make_user
 from tests.conftest import Browserless, IsolatedRequestsClient, csrf_token_from
+from tests.test_observability import request_line
 
 
 @pytest.fixture
 def app_overrides() -> dict:
-    return {"PAGE_CACHE_SECONDS": 60, "PAGE_CACHE_SIZE": 8}
+    return {"PAGE_CACHE_SECONDS": 60, "PAGE_CACHE_SIZE": 8, "LOG_FORMAT": "json"}
 
 
 @pytest.fixture
@@ -106,8 +109,8 @@ def test_errors_and_posts_are_never_kept(app, campaign):
     assert not any(key[0] == "campaigns.page" for key in app.extensions[EXTENSION].pages)
 
 
-def signed_in(app, email: str) -> Browserless:
-    make_user(email, "a sturdy passphrase")
+def signed_in(app, email: str, name: str = "") -> Browserless:
+    make_user(email, "a sturdy passphrase", name=name)
     browser = Browserless(app.test_client())
     browser.login(email, "a sturdy passphrase")
     return browser
@@ -131,3 +134,64 @@ def test_readers_alike_share_a_page_and_see_only_their_own(app, campaign):
     one.post("/topics/gaza/follow", {"next": "/topics"}, page="/topics")
     assert 'aria-pressed="true"' in one.client.get("/topics").get_data(as_text=True)
     assert 'aria-pressed="true"' not in two.client.get("/topics").get_data(as_text=True)
+
+
+def test_a_readers_kept_page_asks_the_database_only_whether_their_sign_in_stands(
+        app, campaign):
+    one = signed_in(app, "one@example.org")
+    one.client.get("/")  # rendered and kept
+    db.session.remove()
+    asked: list[str] = []
+    listener = lambda *args: asked.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert "Log out" in one.client.get("/").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    [question] = [sql for sql in asked if sql.lstrip().upper().startswith("SELECT")]
+    # Not the account itself (its password hash and the rest): a kept page needs none of it.
+    assert "login_sessions" in question and "password_hash" not in question
+
+
+def test_a_sign_in_ended_elsewhere_ends_on_kept_pages_at_once(app, campaign):
+    one = signed_in(app, "one@example.org")
+    copied = app.test_client()  # the same sign-in's cookie, copied to another browser
+    name = app.config["SESSION_COOKIE_NAME"]
+    copied.set_cookie(name, one.client.get_cookie(name).value)
+    for browser in (one.client, copied):
+        assert "Log out" in browser.get("/").get_data(as_text=True)
+    one.post("/account/logout", {}, page="/account")
+    page = copied.get("/").get_data(as_text=True)
+    assert "Log out" not in page and "Log in" in page
+
+
+def test_a_readers_own_language_and_account_show_on_kept_pages(app, campaign, capsys):
+    one = signed_in(app, "one@example.org")
+    user = db.session.scalar(select(User).where(User.email == "one@example.org"))
+    one.client.get("/", headers={"Accept-Language": "en"})  # kept in English
+    user.language = "ar"
+    db.session.commit()
+    capsys.readouterr()
+    page = one.client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'lang="ar" dir="rtl"' in page
+    assert request_line(capsys, "/")["account_id"] == user.id
+
+
+def test_readers_share_one_gift_form_each_with_their_own_address_and_name(app, campaign):
+    names = ['Rana "R" <b>al-Masri</b> & Co', "رنا المصري \u202eevil", ""]
+    readers = [signed_in(app, f"reader-{n}@example.org", name) for n, name in enumerate(names)]
+    cache = app.extensions[EXTENSION]
+    pages = [browser.client.get("/donate").get_data(as_text=True) for browser in readers]
+    assert sum(key[0] == "donations.donate" for key in cache.pages) == 1
+    for n, (page, name) in enumerate(zip(pages, names, strict=True)):
+        assert f'value="reader-{n}@example.org"' in page
+        assert f'name="name" type="text" value="{escape(name)}"' in page
+        assert "reader-email-" not in page and "reader-name-" not in page
+        others = [f"reader-{other}@example.org" for other in range(len(names)) if other != n]
+        assert not any(address in page for address in others)
+    # A page not kept (a message to show) is filled in too.
+    with readers[0].client.session_transaction() as session:
+        session["_flashes"] = [("success", "Only for this reader")]
+    page = readers[0].client.get("/donate").get_data(as_text=True)
+    assert "Only for this reader" in page and 'value="reader-0@example.org"' in page
+    assert "reader-email-" not in page

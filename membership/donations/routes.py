@@ -67,7 +67,7 @@ from membership.errors import form_status
 from membership.extensions import db, limiter
 from membership.forms import PostOnlyForm
 from membership.mail.services import Attachment
-from membership.page_cache import frame, public_page
+from membership.page_cache import public_page, readers_own
 from membership.types import utcnow
 from membership.urls import external_url
 
@@ -103,8 +103,8 @@ def _preselect(form: DonateForm) -> None:
         if offer and not args.get("currency"):
             form.currency.data = offer.currency
     if current_user.is_authenticated and not form.email.data:
-        form.email.data = current_user.email
-        form.name.data = form.name.data or current_user.name
+        form.email.data = readers_own("email", current_user.email)
+        form.name.data = form.name.data or readers_own("name", current_user.name)
 
 
 def _fee_preview(form: DonateForm) -> str | None:
@@ -127,8 +127,8 @@ def _suggested_amounts(offer: CampaignOffer | None) -> dict[str, list[str]]:
 
 @bp.route("/donate", methods=["GET", "POST"])
 @limiter.limit(_donate_limit, methods=["POST"])
-# A signed-in reader's address and name are filled in.
-@public_page(reader=lambda: (frame(), current_user.email, current_user.name))
+# A signed-in reader's address and name are filled in: each their own on one kept page.
+@public_page
 def donate():
     form = DonateForm()
     closed = None

@@ -23,6 +23,7 @@ from flask.logging import default_handler
 from pythonjsonlogger.orjson import OrjsonFormatter
 from werkzeug.local import LocalProxy
 
+from membership.accounts.sessions import checked_sign_in
 from membership.config import ConfigError
 
 LOG_FORMATS = ("json", "text")
@@ -114,13 +115,16 @@ def _printable(text: str) -> str:
 
 
 def signed_in_account_id() -> int | None:
-    """The signed-in account's id, if this request already loaded it: logging never costs a
-    query. (Flask-Login keeps the loaded user in `g._login_user`; it has no public way to
-    ask whether it did.)"""
+    """The signed-in account's id, if this request already loaded it or its sign-in: logging
+    never costs a query. (Flask-Login keeps the loaded user in `g._login_user`; it has no
+    public way to ask whether it did. A page served from memory checks only the sign-in.)"""
     user = g.get("_login_user")
     # `login_user(current_user)` stores the proxy itself, which then points at itself: a log
     # line must never be what breaks the request, so such a request goes without the id.
-    if user is None or isinstance(user, LocalProxy) or not user.is_authenticated:
+    if user is None:
+        sign_in = checked_sign_in()
+        return sign_in.id if sign_in is not None else None
+    if isinstance(user, LocalProxy) or not user.is_authenticated:
         return None
     return user.id
 

@@ -26,14 +26,11 @@ bp = Blueprint("topics", __name__)
 PENDING_FOLLOW = "pending_follow"  # a topic an anonymous reader chose before logging in
 
 
-def _followed() -> frozenset[int]:
-    return frozenset(services.followed_ids(current_user))
-
-
 @bp.get("/topics")
-@public_page(reader=lambda: (frame(), _followed()))
+@public_page(reader=lambda reader: (frame(reader), frozenset(services.followed_ids(reader.id))))
 def index():
-    followed = services.followed_ids(current_user) if current_user.is_authenticated else set()
+    followed = services.followed_ids(current_user.id) if current_user.is_authenticated \
+        else set()
     return render_template("topics/index.html", catalogue=services.catalogue(),
                            followed=followed, form=PostOnlyForm(formdata=None),
                            welcome=request.args.get("welcome") == "1")
