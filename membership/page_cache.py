@@ -148,9 +148,10 @@ def _cut(html: bytes, token: str | None, marks: dict[str, str]) -> list[bytes | 
 def _joined(parts: list[bytes | str]) -> bytes:
     if len(parts) == 1:
         return parts[0]  # type: ignore[return-value]
+    # Worked out once a page: the topic catalogue has a form, and so a token, per topic.
+    values = {_CSRF_SLOT: generate_csrf().encode()} if _CSRF_SLOT in parts else {}
     sign_in = current_sign_in() if "_user_id" in session else None
-    return b"".join(
-        part if isinstance(part, bytes)
-        else generate_csrf().encode() if part == _CSRF_SLOT
-        else str(escape(getattr(sign_in, part))).encode()
-        for part in parts)
+    for field in SignIn._fields:
+        if field in parts:
+            values[field] = str(escape(getattr(sign_in, field))).encode()
+    return b"".join(part if isinstance(part, bytes) else values[part] for part in parts)
