@@ -9,7 +9,7 @@ from the project folder without `-c`; options given on the command line win over
     WEB_CONCURRENCY         worker processes (default 2 x CPUs + 1, at most 8)
     GUNICORN_TIMEOUT        seconds a worker may spend on one request (default 30)
     GUNICORN_GRACEFUL_TIMEOUT  seconds to finish requests on stop or reload (default 30)
-    GUNICORN_MAX_REQUESTS   requests before a worker is replaced (default 10000; 0: never)
+    GUNICORN_MAX_REQUESTS   requests before a worker is replaced (default 100000; 0: never)
     GUNICORN_MAX_REQUESTS_JITTER  random extra requests, so workers are not all replaced
                             at once (default a tenth of GUNICORN_MAX_REQUESTS)
     GUNICORN_ACCESS_LOG     access log file, `-` for stderr (default: none, see below)
@@ -57,10 +57,12 @@ timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 
 # Replacing workers now and then bounds any slow growth of a long-lived process; the
-# jitter spreads the replacements out. Each replaced worker leaves its counter and
-# histogram files in PROMETHEUS_MULTIPROC_DIR (counters must never go down), which
-# /metrics reads on every scrape, hence a high default.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 10_000)
+# jitter spreads the replacements out. A new worker loads the app, about 1.8 s of CPU:
+# every 10,000 requests that was 0.18 ms a request, more than half of a public page
+# served from memory; every 100,000 it is a tenth of that. Each replaced worker also
+# leaves its counter and histogram files in PROMETHEUS_MULTIPROC_DIR (counters must never
+# go down), which /metrics reads on every scrape.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 100_000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10)
 
 # The app writes one structured line per request itself (with its request id and

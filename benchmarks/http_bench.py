@@ -96,6 +96,7 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
 
 @contextmanager
 def gunicorn(app: str, env: dict[str, str], health_path: str = "/"):
+    """Serve `app` on a free port; yields its URL (a key of SERVERS)."""
     port = free_port()
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), *WORKER_ARGS, "--bind", f"127.0.0.1:{port}",
@@ -103,12 +104,35 @@ def gunicorn(app: str, env: dict[str, str], health_path: str = "/"):
         cwd=ROOT, env={**os.environ, **env},
     )
     base = f"http://127.0.0.1:{port}"
+    SERVERS[base] = process.pid
     try:
         wait_until_up(base + health_path)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+SERVERS: dict[str, int] = {}  # each served URL's gunicorn master process
+
+
+def workers_cpu_seconds(base: str) -> float:
+    """The CPU time the server's workers have used so far (user and system): a machine
+    whose speed drifts (other tenants) changes it much less than it changes requests/s."""
+    master = SERVERS[base]
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == master:  # the parent's pid
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        elif entry.name == str(master):  # workers it replaced (gunicorn's max_requests)
+            ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(url: str, script: str | None = None, script_args: list[str] | None = None,
@@ -431,6 +455,7 @@ end
 PUBLIC_PAGES = ("/", "/topics", "/campaigns/20th-anniversary", "/donate",
                 "/campaigns/20th-anniversary/progress.json")
 READERS = int(os.environ.get("BENCH_READERS", "200"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CREATE_READERS = """
 import sys
 from wsgi import app
@@ -498,7 +523,9 @@ def bench_public(directory: Path) -> None:
     """Issue 18's table: each public page for visitors (new: no cookie), returning visitors
     (the session an earlier page gave them) and signed-in readers (each request another of
     READERS of each), in English and in Arabic, production settings on SQLite with the demo
-    data, next to a bare endpoint measured before each page."""
+    data, each in BENCH_ROUNDS turns with the bare endpoint. Besides requests/s, the ratio of
+    the workers' CPU time per request (bare's over the page's), which the machine's drift
+    moves much less."""
     env = production_env(f"sqlite:///{directory}/public.sqlite3")
     migrate(env)
     seed(env, 2000)
@@ -512,22 +539,49 @@ def bench_public(directory: Path) -> None:
         reader_cookies(app_url, env, READERS, cookies)
         visitor_cookies(app_url, READERS, returning)
         for path in PUBLIC_PAGES:
-            bare = wrk(bare_url + "/")[0]
             for who, source in (("visitor", empty), ("returning", returning),
                                 ("reader", cookies)):
                 for language in ("en", "ar"):
                     script = directory / "readers.lua"
                     script.write_text(f'path = "{path}"\nlanguage = "{language}"\n'
                                       + READERS_LUA)
-                    rate, _total, errors = wrk(app_url + path, str(script), [str(source)])
-                    rows.append((path, who, language, rate, bare, errors))
+                    # Short turns of the bare endpoint and the page, one after the other:
+                    # this machine's speed drifts within a minute. The ratio is the median
+                    # of the turns'.
+                    turns, cpu_turns = [], []
+                    for _turn in range(ROUNDS):
+                        bare, bare_cpu = measured(bare_url, bare_url + "/")
+                        (rate, total, errors), cpu = measured(
+                            app_url, app_url + path, str(script), [str(source)])
+                        turns.append((rate / bare[0], rate, bare[0], errors))
+                        cpu_turns.append((bare_cpu / bare[1]) / (cpu / total))
+                    ratio, rate, bare, _errors = sorted(turns)[len(turns) // 2]
+                    cpu_ratio = sorted(cpu_turns)[len(cpu_turns) // 2]
+                    errors = sum(turn[3] for turn in turns)
+                    rows.append((path, who, language, rate, bare, ratio, cpu_ratio))
                     print(f"GET {path:<42} {who:<9} {language}  {rate:8.1f} req/s  "
-                          f"bare {bare:7.1f}  {rate / bare:5.2f}x  ({errors} errors)",
-                          flush=True)
-    print("\n| page | who | language | req/s | bare | ratio |\n|---|---|---|---|---|---|")
-    for path, who, language, rate, bare, _errors in rows:
-        print(f"| `{path}` | {who} | {language} | {rate:,.0f} | {bare:,.0f} | "
-              f"{rate / bare:.2f} |")
+                          f"bare {bare:7.1f}  {ratio:5.2f}x  CPU {cpu_ratio:5.2f}x  "
+                          f"({errors} errors; turns "
+                          f"{' '.join(f'{turn[0]:.2f}' for turn in turns)})", flush=True)
+    print("\n| page | who | language | req/s | bare | ratio | CPU ratio |\n"
+          "|---|---|---|---|---|---|---|")
+    for path, who, language, rate, bare, ratio, cpu_ratio in rows:
+        print(f"| `{path}` | {who} | {language} | {rate:,.0f} | {bare:,.0f} | {ratio:.2f} "
+              f"| {cpu_ratio:.2f} |")
+    for title, column in (("requests/s", 5), ("CPU per request", 6)):
+        print(f"\nRatios to the bare endpoint, {title}:\n\n| page | visitor en | visitor ar "
+              "| returning en | returning ar | reader en | reader ar |\n"
+              "|---|---|---|---|---|---|---|")
+        for path in PUBLIC_PAGES:
+            ratios = [f"{row[column]:.2f}" for row in rows if row[0] == path]
+            print(f"| `{path}` | {' | '.join(ratios)} |")
+
+
+def measured(base: str, url: str, *args) -> tuple[tuple[float, int, int], float]:
+    """wrk's figures for `url`, and the CPU seconds the server's workers spent meanwhile."""
+    before = workers_cpu_seconds(base)
+    figures = wrk(url, *args)
+    return figures, workers_cpu_seconds(base) - before
 
 
 def main() -> None:
