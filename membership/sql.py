@@ -36,14 +36,22 @@ def _insert_or_ignore_statement(dialect: str, table, conflict: tuple[str, ...] |
             .returning(table.c.id))
 
 
+NO_TRANSACTION = "none"  # sqlite_begin: no BEGIN at all (read_rows)
+
+
 def read_rows(statement, params: dict[str, Any]) -> list:
-    """The rows of a read. On the request's transaction when one is open (it
-    must see what this request wrote), else on a pooled connection of its own: a request
-    that reads nothing else (a page kept in memory) then skips the ORM session's setup and
-    teardown, which cost more than the query."""
+    """The rows of one statement that only reads. On the request's transaction when one
+    is open (it must see what this request wrote), else on a pooled connection of its own,
+    outside any transaction (one statement reads one consistent state by itself): a
+    request that reads nothing else (a page kept in memory) then skips the ORM session's
+    setup and teardown, and the BEGIN and ROLLBACK, which cost more than the query."""
     if db.session.registry.has() and db.session().in_transaction():
         return db.session.connection().execute(statement, params).all()
-    with db.engine.connect().execution_options(sqlite_begin="DEFERRED") as connection:
+    engine = db.engine
+    # SQLite's transactions are begun by us (configure_sqlite); PostgreSQL's by the driver.
+    options = {"sqlite_begin": NO_TRANSACTION} if engine.dialect.name == "sqlite" \
+        else {"isolation_level": "AUTOCOMMIT"}
+    with engine.connect().execution_options(**options) as connection:
         return connection.execute(statement, params).all()
 
 
@@ -148,6 +156,8 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         mode = connection.get_execution_options().get("sqlite_begin", "")
+        if mode == NO_TRANSACTION:
+            return  # each statement on its own, as SQLite runs them outside a transaction
         if not mode and has_request_context() and request.method not in SAFE_METHODS:
             mode = "IMMEDIATE"
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
