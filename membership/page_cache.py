@@ -106,8 +106,10 @@ def public_page(view: Callable | None = None, *,
         # Kept as bytes: an answer is not encoded again (Arabic and Hebrew pages are
         # twice their length in UTF-8).
         parts = _cut(response.get_data(), g.get("csrf_token"), marks)
+        # Kept only under what it shows: the account as the page loaded it must still be
+        # the sign-in the key was made of (another request may have changed it between).
         if response.status_code == 200 and not session.get("_flashes") \
-                and not response.headers.getlist("Set-Cookie"):
+                and not response.headers.getlist("Set-Cookie") and _visitor(reader) == visitor:
             cache.put(key, parts)
         if marks:
             response.set_data(_joined(parts))

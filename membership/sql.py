@@ -41,11 +41,15 @@ NO_TRANSACTION = "none"  # sqlite_begin: no BEGIN at all (read_rows)
 
 def read_rows(statement, params: dict[str, Any]) -> list:
     """The rows of one statement that only reads. On the request's transaction when one
-    is open (it must see what this request wrote), else on a pooled connection of its own,
-    outside any transaction (one statement reads one consistent state by itself): a
-    request that reads nothing else (a page kept in memory) then skips the ORM session's
-    setup and teardown, and the BEGIN and ROLLBACK, which cost more than the query."""
-    if db.session.registry.has() and db.session().in_transaction():
+    is open (it must see what this request wrote: pending changes are flushed first, as
+    an ORM query would) or when the request may write (what it read then holds until it
+    commits), else on a pooled connection of its own, outside any transaction (one
+    statement reads one consistent state by itself): a request that reads nothing else
+    (a page kept in memory) then skips the ORM session's setup and teardown, and the
+    BEGIN and ROLLBACK, which cost more than the query."""
+    if (db.session.registry.has() and db.session().in_transaction()) \
+            or (has_request_context() and request.method not in SAFE_METHODS):
+        db.session.flush()
         return db.session.connection().execute(statement, params).all()
     engine = db.engine
     # SQLite's transactions are begun by us (configure_sqlite); PostgreSQL's by the driver.

@@ -9,15 +9,17 @@ import time
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select, update
 
 from membership.accounts.models import User
+from membership.accounts.services import VERIFY_EMAIL, make_token
 from membership.extensions import db
 from membership.newsletter.models import Subscriber
 from membership.page_cache import EXTENSION
 from membership.topics.services import seed_topics
 from tests.builders import give, make_campaign, make_user
 from tests.conftest import Browserless, IsolatedRequestsClient, csrf_token_from
+from tests.test_languages import catalogue
 from tests.test_observability import request_line
 
 
@@ -195,3 +197,50 @@ def test_readers_share_one_gift_form_each_with_their_own_address_and_name(app, c
     page = readers[0].client.get("/donate").get_data(as_text=True)
     assert "Only for this reader" in page and 'value="reader-0@example.org"' in page
     assert "reader-email-" not in page
+
+
+@pytest.mark.parametrize("change", ["deleted", "made staff"])
+def test_a_page_is_kept_only_under_the_account_it_shows(app, campaign, change):
+    """The key is made of the sign-in, the page of the account loaded after it: another
+    request committing a change in between must not leave a page under the wrong key."""
+    one, two = signed_in(app, "one@example.org"), signed_in(app, "two@example.org")
+    one_id = db.session.scalar(select(User.id).where(User.email == "one@example.org"))
+    db.session.remove()
+
+    changed = []
+
+    def meanwhile(_connection, _cursor, statement, *_args):
+        # Right after one's sign-in is read, as another request would, on its own.
+        if not changed and "login_sessions" in statement and "password_hash" not in statement:
+            changed.append(change)
+            with db.engine.begin() as other:
+                other.execute(delete(User).where(User.id == one_id) if change == "deleted"
+                              else update(User).where(User.id == one_id).values(is_staff=True))
+
+    event.listen(db.engine, "after_cursor_execute", meanwhile)
+    try:
+        assert one.client.get("/").status_code == 200
+    finally:
+        event.remove(db.engine, "after_cursor_execute", meanwhile)
+    assert changed
+    page = two.client.get("/").get_data(as_text=True)  # two: not staff, still signed in
+    assert "Log out" in page and 'href="/admin' not in page
+
+
+def test_a_remembered_readers_own_language_is_used_before_the_account_is_loaded(app, campaign):
+    """The browser session ended and the remember-me cookie stayed: a message worked out
+    before any template loads the account comes in the account's language."""
+    make_user("one@example.org", "a sturdy passphrase", verified=False)
+    one = Browserless(app.test_client())
+    one.login("one@example.org", "a sturdy passphrase", remember="y")
+    user = db.session.scalar(select(User).where(User.email == "one@example.org"))
+    user.language = "ar"
+    db.session.commit()
+    token = make_token(VERIFY_EMAIL, {"user": user.id, "email": user.email})
+    with one.client.session_transaction() as session:
+        session.clear()
+    response = one.client.get(f"/account/verify/{token}", headers={"Accept-Language": "en"})
+    assert response.status_code == 302
+    with one.client.session_transaction() as session:
+        [(_category, message)] = session["_flashes"]
+    assert message == catalogue("ar").get("Thank you: your e-mail address is confirmed.").string

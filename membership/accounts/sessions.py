@@ -93,12 +93,21 @@ def checked_sign_in() -> SignIn | None:
 
 def load_session_user(cookie_id: str) -> User | None:
     """The account a cookie's `id:token` names, while its sign-in stands."""
-    sign_in = current_sign_in() if cookie_id == session.get("_user_id") \
-        else _signed_in(cookie_id)
+    own = cookie_id == session.get("_user_id")
+    sign_in = current_sign_in() if own else _signed_in(cookie_id)
     user = db.session.get(User, sign_in.id) if sign_in is not None else None
     if user is not None:
         user.login_token = cookie_id.partition(":")[2]
+    if own:
+        # The account as loaded, which the page shows: another request may have changed
+        # it since the sign-in was read (a page kept under the sign-in checks they agree).
+        g._sign_in = (cookie_id, _sign_in_of(user) if user is not None else None)
     return user
+
+
+def _sign_in_of(user: User) -> SignIn:
+    return SignIn(user.id, user.email, user.name, user.language, user.is_staff,
+                  user.is_verified)
 
 
 def end_session(user: User) -> None:
