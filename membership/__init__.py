@@ -17,6 +17,7 @@ from membership.edge_cache import EdgeCache, SessionInterface
 from membership.extensions import babel, csrf, db, limiter, login_manager, migrate
 from membership.i18n import (
     LANGUAGES,
+    READER_LANGUAGE_KEY,
     install_template_gettext,
     isolate,
     select_locale,
@@ -69,7 +70,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from membership.accounts.models import User
-    from membership.accounts.sessions import load_session_user
+    from membership.accounts.sessions import (
+        checked_account_id,
+        load_session_user,
+        reader_language,
+    )
+    from membership.observability.logs import ACCOUNT_ID_KEY
 
     db.init_app(app)
     with app.app_context():
@@ -91,6 +97,9 @@ def register_extensions(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(cookie_id: str) -> User | None:
         return load_session_user(cookie_id)
+
+    app.extensions[READER_LANGUAGE_KEY] = reader_language
+    app.extensions[ACCOUNT_ID_KEY] = checked_account_id
 
     register_security_headers(app)
     init_page_cache(app)

@@ -9,14 +9,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 from babel import Locale
-from flask import Flask, current_app, g, has_request_context, request, session
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import get_locale, get_translations
-from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
-
-from membership.accounts.sessions import SignIn, current_sign_in
 
 LANGUAGES = {"en": "English", "ar": "العربية", "he": "עברית"}
 DEFAULT_LANGUAGE = "en"
@@ -25,6 +22,9 @@ LANGUAGE_COOKIE = "language"
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 LOCALES = {code: Locale.parse(code) for code in LANGUAGES}
 PAGE_VARY = "Accept-Language, Cookie"
+# The signed-in reader's own language, asked of accounts without importing it (accounts
+# depends on this module); set when the app is built.
+READER_LANGUAGE_KEY = "i18n.reader_language"
 
 
 def known_language(code: str | None) -> str | None:
@@ -37,21 +37,12 @@ def select_locale() -> Locale | None:
     Locale, each parsed once: Flask-Babel would parse a code on every request."""
     if not has_request_context():
         return None
-    sign_in = _reader()
-    if sign_in is not None and known_language(sign_in.language):
-        return LOCALES[sign_in.language]
+    reader_language = current_app.extensions.get(READER_LANGUAGE_KEY)
+    chosen = known_language(reader_language()) if reader_language else None
+    if chosen:
+        return LOCALES[chosen]
     chosen = known_language(request.cookies.get(LANGUAGE_COOKIE))
     return LOCALES[chosen or _best_language(request.headers.get("Accept-Language", ""))]
-
-
-def _reader() -> SignIn | None:
-    """The signed-in reader, by their sign-in rather than their account: a page kept in
-    memory is served without loading it. A reader known only by the remember-me cookie is
-    signed in from it first (Flask-Login then names them in the session)."""
-    remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
-    if "_user_id" not in session and not (remembered and current_user.is_authenticated):
-        return None
-    return current_sign_in()
 
 
 @lru_cache(maxsize=256)

@@ -7,7 +7,8 @@ import hashlib
 import secrets
 from typing import NamedTuple
 
-from flask import current_app, g, session
+from flask import current_app, g, request, session
+from flask_login import current_user
 from sqlalchemy import bindparam, delete, select
 
 from membership.accounts.models import LoginSession, User
@@ -85,10 +86,23 @@ def current_sign_in() -> SignIn | None:
     return kept[1]
 
 
-def checked_sign_in() -> SignIn | None:
-    """This request's sign-in if it was checked already; never a query (the request log)."""
+def checked_account_id() -> int | None:
+    """The account id of this request's sign-in if it was checked already; never a query
+    (the request log asks, through `observability.logs.ACCOUNT_ID_KEY`)."""
     kept = g.get("_sign_in")
-    return kept[1] if kept is not None else None
+    return kept[1].id if kept is not None and kept[1] is not None else None
+
+
+def reader_language() -> str | None:
+    """The language the signed-in reader chose, from their sign-in rather than their
+    account: a page kept in memory is served without loading it. A reader known only by
+    the remember-me cookie is signed in from it first (Flask-Login then names them in the
+    session). Handed to `i18n.select_locale` through `i18n.READER_LANGUAGE_KEY`."""
+    remembered = current_app.config["REMEMBER_COOKIE_NAME"] in request.cookies
+    if "_user_id" not in session and not (remembered and current_user.is_authenticated):
+        return None
+    sign_in = current_sign_in()
+    return sign_in.language if sign_in is not None else None
 
 
 def load_session_user(cookie_id: str) -> User | None:

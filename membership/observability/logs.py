@@ -18,16 +18,18 @@ from functools import update_wrapper
 from typing import Any
 
 import click
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask.logging import default_handler
 from pythonjsonlogger.orjson import OrjsonFormatter
 from werkzeug.local import LocalProxy
 
-from membership.accounts.sessions import checked_sign_in
 from membership.config import ConfigError
 
 LOG_FORMATS = ("json", "text")
 REQUEST_ID_HEADER = "X-Request-ID"
+# The signed-in account's id when only the sign-in was checked (a page served from memory),
+# asked of accounts without importing it; set when the app is built.
+ACCOUNT_ID_KEY = "logs.account_id"
 # A request id a proxy hands us is kept only if it is visible ASCII of a bounded length:
 # it is copied into every log line and into the response's headers.
 _SANE_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
@@ -119,11 +121,11 @@ def signed_in_account_id() -> int | None:
     never costs a query. (Flask-Login keeps the loaded user in `g._login_user`; it has no
     public way to ask whether it did. A page served from memory checks only the sign-in.)"""
     user = g.get("_login_user")
+    if user is None:
+        checked = current_app.extensions.get(ACCOUNT_ID_KEY)
+        return checked() if checked else None
     # `login_user(current_user)` stores the proxy itself, which then points at itself: a log
     # line must never be what breaks the request, so such a request goes without the id.
-    if user is None:
-        sign_in = checked_sign_in()
-        return sign_in.id if sign_in is not None else None
     if isinstance(user, LocalProxy) or not user.is_authenticated:
         return None
     return user.id
